@@ -1,0 +1,52 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AppCacheModule } from './core/cache/cache.module';
+import { AppConfigModule } from './core/config/config.module';
+import { HealthModule } from './core/health/health.module';
+import { HttpExceptionFilter } from './core/http/http-exception.filter';
+import { createValidationPipe } from './core/http/validation';
+import { LoggingModule } from './core/logging/logging.module';
+import { PrismaModule } from './core/prisma/prisma.module';
+import { QueuesModule } from './core/queues/queues.module';
+import { RedisModule } from './core/redis/redis.module';
+import { AdminModule } from './modules/admin/admin.module';
+import { AuthGuard } from './modules/auth/auth.guard';
+import { AuthModule } from './modules/auth/auth.module';
+import { BirthdaysModule } from './modules/birthdays/birthdays.module';
+import { ContactsModule } from './modules/contacts/contacts.module';
+import { FlowsModule } from './modules/flows/flows.module';
+import { MessagingModule } from './modules/messaging/messaging.module';
+import { OrganizationsModule } from './modules/organizations/organizations.module';
+import { SocialPostsModule } from './modules/social-posts/social-posts.module';
+
+/**
+ * Globals are providers (APP_*), so an e2e test importing AppModule gets
+ * exactly what production gets. Guards run in the order listed.
+ */
+@Module({
+  imports: [
+    AppConfigModule,
+    LoggingModule,
+    EventEmitterModule.forRoot(),
+    PrismaModule,
+    RedisModule,
+    AppCacheModule,
+    QueuesModule,
+    HealthModule,
+    AuthModule,
+    OrganizationsModule,
+    AdminModule,
+    ContactsModule,
+    MessagingModule,
+    FlowsModule,
+    BirthdaysModule,
+    SocialPostsModule,
+  ],
+  providers: [
+    { provide: APP_PIPE, useFactory: createValidationPipe },
+    { provide: APP_FILTER, useClass: HttpExceptionFilter },
+    { provide: APP_GUARD, useExisting: AuthGuard },
+  ],
+})
+export class AppModule {}

@@ -1,0 +1,49 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyMultipart from '@fastify/multipart';
+import { INestApplication } from '@nestjs/common';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppConfig, loadConfig } from './core/config/app-config';
+import { SESSION_COOKIE } from './modules/auth/auth.types';
+
+/** The Fastify adapter as production runs it (also used by e2e tests). */
+export function createFastifyAdapter(): FastifyAdapter {
+  return new FastifyAdapter({ trustProxy: loadConfig().TRUST_PROXY, bodyLimit: 1024 * 1024 });
+}
+
+/**
+ * Everything that is not a Nest provider but part of how the HTTP app
+ * behaves: Fastify plugins, Swagger, the pino logger, shutdown hooks.
+ * main.ts and the e2e tests both call this, so tests run what production runs.
+ */
+export async function configureApp(app: NestFastifyApplication): Promise<NestFastifyApplication> {
+  const config = app.get(AppConfig);
+  app.useLogger(app.get(Logger));
+  await app.register(fastifyCookie);
+  await app.register(fastifyMultipart, { limits: { fileSize: 20 * 1024 * 1024, files: 1 } });
+  app.enableShutdownHooks();
+  if (config.SWAGGER_ENABLED) setupSwagger(app);
+  return app;
+}
+
+function setupSwagger(app: INestApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Zyva API')
+      .setDescription(
+        'Marketing automation and CRM for small stores: contacts, messages (WhatsApp, email, SMS, Instagram DM), ' +
+          'automation flows, birthday campaigns and scheduled social posts. Log in with `POST /api/auth/login` and ' +
+          'authorize with the token it answers.',
+      )
+      .setVersion('1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The token answered by login or register' })
+      .addCookieAuth(SESSION_COOKIE)
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    swaggerOptions: { persistAuthorization: true },
+  });
+}

@@ -1,0 +1,147 @@
+import { Transform, plainToInstance } from 'class-transformer';
+import {
+  IsBoolean,
+  IsEmail,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+export const APP_ROLES = ['api', 'worker', 'all'] as const;
+export type AppRole = (typeof APP_ROLES)[number];
+
+const toBool = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : ['true', '1', 'yes'].includes(String(value).toLowerCase());
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+const httpUrl = { require_tld: false, protocols: ['http', 'https'], require_protocol: true };
+
+/**
+ * Every environment variable Zyva reads, validated once at startup.
+ * Nothing else in the code base reads `process.env`.
+ */
+export class EnvironmentVariables {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  @IsIn(APP_ROLES as unknown as string[])
+  APP_ROLE: AppRole = 'all';
+
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgresql:// URL' })
+  DATABASE_URL!: string;
+
+  @Matches(/^rediss?:\/\/[^\s]*$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL!: string;
+
+  /** BullMQ key prefix; `bull` in production (contract), overridden by tests to isolate suites. */
+  @Matches(/^[A-Za-z0-9:_-]+$/)
+  QUEUE_PREFIX = 'bull';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  @Transform(toBool)
+  @IsBoolean()
+  SWAGGER_ENABLED = true;
+
+  /** Trust X-Forwarded-For (set only behind a reverse proxy, or per-IP limits can be dodged). */
+  @Transform(toBool)
+  @IsBoolean()
+  TRUST_PROXY = false;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsEmail()
+  ADMIN_EMAIL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(8)
+  ADMIN_PASSWORD?: string;
+
+  @IsInt()
+  @Min(1)
+  AUTH_RATE_LIMIT = 10;
+
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  WORKER_CONCURRENCY = 5;
+
+  @IsString()
+  BIRTHDAY_TZ = 'America/Sao_Paulo';
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  METRICS_TOKEN?: string;
+
+  /** Public base URL used in links inside emails (verification, password reset). */
+  @IsUrl(httpUrl)
+  APP_URL = 'http://localhost:3000';
+
+  // Outbound providers (see README "Providers"); credentials are optional outside production.
+  @IsUrl(httpUrl)
+  WHATSAPP_API_URL = 'https://graph.facebook.com/v21.0';
+  @Transform(emptyToUndefined) @IsOptional() @IsString() WHATSAPP_PHONE_ID?: string;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() WHATSAPP_TOKEN?: string;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() WHATSAPP_APP_SECRET?: string;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() WHATSAPP_VERIFY_TOKEN?: string;
+
+  @IsUrl(httpUrl)
+  RESEND_API_URL = 'https://api.resend.com';
+  @Transform(emptyToUndefined) @IsOptional() @IsString() RESEND_API_KEY?: string;
+  @IsString() EMAIL_FROM = 'Zyva <no-reply@zyva.local>';
+  @Transform(emptyToUndefined) @IsOptional() @IsString() RESEND_WEBHOOK_SECRET?: string;
+
+  @IsUrl(httpUrl)
+  TWILIO_API_URL = 'https://api.twilio.com';
+  @Transform(emptyToUndefined) @IsOptional() @IsString() TWILIO_ACCOUNT_SID?: string;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() TWILIO_AUTH_TOKEN?: string;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() TWILIO_FROM?: string;
+
+  @IsUrl(httpUrl)
+  GRAPH_API_URL = 'https://graph.facebook.com/v21.0';
+  @Transform(emptyToUndefined) @IsOptional() @IsString() INSTAGRAM_ACCOUNT_ID?: string;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() INSTAGRAM_TOKEN?: string;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() FACEBOOK_PAGE_ID?: string;
+  @Transform(emptyToUndefined) @IsOptional() @IsString() FACEBOOK_PAGE_TOKEN?: string;
+
+  @IsUrl(httpUrl)
+  TWITTER_API_URL = 'https://api.x.com';
+  @Transform(emptyToUndefined) @IsOptional() @IsString() TWITTER_BEARER_TOKEN?: string;
+
+  /** Timeout of one outbound provider call, in milliseconds. */
+  @IsInt()
+  @Min(100)
+  PROVIDER_TIMEOUT_MS = 10000;
+}
+
+export class ConfigValidationError extends Error {}
+
+/** Validates a raw environment; throws naming every bad or missing variable. */
+export function validateEnvironment(raw: Record<string, string | undefined>): EnvironmentVariables {
+  const defined = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
+  const env = plainToInstance(EnvironmentVariables, defined, { enableImplicitConversion: true });
+  const errors = validateSync(env, { skipMissingProperties: false, forbidUnknownValues: true });
+  if (errors.length > 0) {
+    const lines = errors.map((e) => {
+      const shown = e.property.match(/TOKEN|SECRET|PASSWORD|KEY|URL/) ? '(hidden)' : JSON.stringify(e.value);
+      return `  - ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')} (got ${e.value === undefined ? 'nothing' : shown})`;
+    });
+    throw new ConfigValidationError(`Invalid environment configuration:\n${lines.join('\n')}`);
+  }
+  return env;
+}

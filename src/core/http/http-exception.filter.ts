@@ -1,0 +1,60 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string | string[];
+  [extra: string]: unknown;
+}
+
+/**
+ * One error shape for the whole API: `{ statusCode, error, message }`.
+ * Unknown errors become a 500 whose body says nothing about internals; the
+ * stack goes to the log.
+ */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(HttpExceptionFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const body = this.toBody(exception);
+    if (body.statusCode >= 500) {
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    }
+    void reply.status(body.statusCode).send(body);
+  }
+
+  private toBody(exception: unknown): ErrorBody {
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      const fallback = STATUS_CODES[status] ?? 'Error';
+      if (typeof response === 'string') return { statusCode: status, error: fallback, message: response };
+      const r = response as Record<string, unknown>;
+      const { statusCode: _s, error, message, ...extra } = r;
+      return {
+        ...extra,
+        statusCode: status,
+        error: typeof error === 'string' ? error : fallback,
+        message: (message as string | string[]) ?? fallback,
+      };
+    }
+    // Errors raised by Fastify itself (malformed JSON, body too large, wrong content type).
+    const statusCode = (exception as { statusCode?: number })?.statusCode;
+    if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+      return {
+        statusCode,
+        error: STATUS_CODES[statusCode] ?? 'Bad Request',
+        message: (exception as Error).message,
+      };
+    }
+    return {
+      statusCode: HttpStatus.INTERNAL_SERVER_ERROR,
+      error: 'Internal Server Error',
+      message: 'Something went wrong on our side.',
+    };
+  }
+}

@@ -1,0 +1,88 @@
+import type { JobsOptions } from 'bullmq';
+
+/**
+ * The one catalogue of queues, jobs and payloads. Queue names and job names
+ * are part of the public contract (dashboards and operators rely on them):
+ * never rename these values.
+ */
+export enum QueueName {
+  Messages = 'messages',
+  Flows = 'flows',
+  Birthdays = 'birthdays',
+  SocialPosts = 'social-posts',
+  Emails = 'emails',
+}
+
+export const ALL_QUEUES: QueueName[] = Object.values(QueueName);
+
+export enum JobName {
+  SendMessage = 'send-message',
+  ReconcileMessages = 'reconcile-messages',
+  FanOutCampaign = 'fan-out-campaign',
+  ExecuteFlowStep = 'execute-flow-step',
+  CheckBirthdays = 'check-birthdays',
+  PublishPost = 'publish-post',
+  SendEmail = 'send-email',
+}
+
+export type EmailTemplate = 'verify-email' | 'password-reset';
+
+/** Payload of each job, by name: a producer cannot add a job its processor does not understand. */
+export interface JobPayloads {
+  [JobName.SendMessage]: { messageId: string; organizationId: string };
+  [JobName.ReconcileMessages]: Record<string, never>;
+  [JobName.FanOutCampaign]: { campaignId: string; organizationId: string };
+  [JobName.ExecuteFlowStep]: { executionId: string; stepIndex: number };
+  [JobName.CheckBirthdays]: { date?: string };
+  [JobName.PublishPost]: { postId: string; organizationId: string };
+  [JobName.SendEmail]: {
+    template: EmailTemplate;
+    userId: string;
+    to: string;
+    name: string;
+    /** Link carrying the single-use token (verification or reset). */
+    url: string;
+  };
+}
+
+export const QUEUE_OF_JOB: { [N in JobName]: QueueName } = {
+  [JobName.SendMessage]: QueueName.Messages,
+  [JobName.ReconcileMessages]: QueueName.Messages,
+  [JobName.FanOutCampaign]: QueueName.Messages,
+  [JobName.ExecuteFlowStep]: QueueName.Flows,
+  [JobName.CheckBirthdays]: QueueName.Birthdays,
+  [JobName.PublishPost]: QueueName.SocialPosts,
+  [JobName.SendEmail]: QueueName.Emails,
+};
+
+/** Default job options per queue, from the design document. */
+export const DEFAULT_JOB_OPTIONS: { [Q in QueueName]: JobsOptions } = {
+  [QueueName.Messages]: {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { count: 100, age: 24 * 3600 },
+    removeOnFail: { count: 500 },
+  },
+  [QueueName.Flows]: {
+    attempts: 2,
+    backoff: { type: 'fixed', delay: 5000 },
+    removeOnComplete: { count: 100, age: 24 * 3600 },
+    removeOnFail: { count: 500 },
+  },
+  [QueueName.Birthdays]: {
+    removeOnComplete: { count: 30 },
+    removeOnFail: { count: 100 },
+  },
+  [QueueName.SocialPosts]: {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 3000 },
+    removeOnComplete: { count: 100, age: 24 * 3600 },
+    removeOnFail: { count: 500 },
+  },
+  [QueueName.Emails]: {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: { count: 100, age: 24 * 3600 },
+    removeOnFail: { count: 500 },
+  },
+};

@@ -1,0 +1,39 @@
+import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto, PaginationQueryDto } from '../../core/http/pagination.dto';
+import { Roles } from '../auth/auth.decorators';
+import { AdminOrganizationDto, OrganizationPageDto } from '../organizations/dto/organization.dto';
+import { OrganizationsService } from '../organizations/organizations.service';
+import { UpdateOrganizationDto } from './dto/update-organization.dto';
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Not an ADMIN' })
+@Roles('ADMIN')
+@Controller('api/admin/organizations')
+export class AdminOrganizationsController {
+  constructor(private readonly organizations: OrganizationsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List every organization' })
+  @ApiOkResponse({ type: OrganizationPageDto })
+  list(@Query() query: PaginationQueryDto) {
+    return this.organizations.list(query.page, query.limit);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One organization' })
+  @ApiOkResponse({ type: AdminOrganizationDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  get(@Param('id') id: string) {
+    return this.organizations.adminGet(id);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Change plan or caps; takes effect on the next request' })
+  @ApiOkResponse({ type: AdminOrganizationDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto })
+  update(@Param('id') id: string, @Body() dto: UpdateOrganizationDto) {
+    return this.organizations.adminUpdate(id, dto);
+  }
+}

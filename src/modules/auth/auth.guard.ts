@@ -1,0 +1,59 @@
+import {
+  CanActivate,
+  ExecutionContext,
+  ForbiddenException,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import type { Role } from '../../generated/prisma/enums';
+import { IS_PUBLIC, ROLES } from './auth.decorators';
+import { SESSION_COOKIE } from './auth.types';
+import { SessionService } from './session.service';
+
+/** Bearer token first, then the `zyva_session` cookie. */
+export function sessionTokenOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim() || undefined;
+  return request.cookies?.[SESSION_COOKIE] || undefined;
+}
+
+/** Global guard: every route needs a live session unless marked @Public(); @Roles() narrows it. */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly logger = new Logger(AuthGuard.name);
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly sessions: SessionService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
+
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const token = sessionTokenOf(request);
+    if (!token) throw new UnauthorizedException('Authentication required.');
+
+    let auth;
+    try {
+      auth = await this.sessions.resolve(token);
+    } catch (error) {
+      this.logger.error(`Session lookup failed: ${(error as Error).message}`);
+      throw new ServiceUnavailableException('Sessions are temporarily unavailable; try again shortly.');
+    }
+    if (!auth) throw new UnauthorizedException('Your session has expired or was ended; log in again.');
+    request.auth = auth;
+
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES, targets);
+    if (roles && !roles.includes(auth.role)) {
+      throw new ForbiddenException('Your role may not use this route.');
+    }
+    return true;
+  }
+}

@@ -1,0 +1,123 @@
+import { BadRequestException, ConflictException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import { AppConfig } from '../../core/config/app-config';
+import { PLAN_LIMITS } from '../../core/plans/plans';
+import { isUniqueViolation } from '../../core/prisma/prisma-errors';
+import { PrismaService } from '../../core/prisma/prisma.service';
+import { JobProducer } from '../../core/queues/job-producer.service';
+import { EmailTemplate, JobName } from '../../core/queues/queue.catalogue';
+import type { User } from '../../generated/prisma/client';
+import { OrganizationsService } from '../organizations/organizations.service';
+import { LoginDto, MeDto, RegisterDto, RegisterResponseDto, UserDto } from './dto/auth.dto';
+import { PasswordService } from './password.service';
+import { SessionService } from './session.service';
+import { TokenService } from './token.service';
+
+const INVALID_CREDENTIALS = 'Invalid email or password.';
+
+@Injectable()
+export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly passwords: PasswordService,
+    private readonly sessions: SessionService,
+    private readonly tokens: TokenService,
+    private readonly jobs: JobProducer,
+    private readonly config: AppConfig,
+  ) {}
+
+  static toUserDto(user: User): UserDto {
+    return { id: user.id, email: user.email, name: user.name, role: user.role, organizationId: user.organizationId };
+  }
+
+  /** A new FREE organization with its first LOJA user, logged in, with a verification email queued. */
+  async register(dto: RegisterDto): Promise<RegisterResponseDto> {
+    const passwordHash = await this.passwords.hash(dto.password);
+    const free = PLAN_LIMITS.FREE;
+    let user: User;
+    try {
+      user = await this.prisma.user.create({
+        data: {
+          email: dto.email,
+          name: dto.name,
+          passwordHash,
+          role: 'LOJA',
+          organization: {
+            create: {
+              name: dto.organizationName,
+              plan: 'FREE',
+              maxContacts: free.maxContacts,
+              maxMessagesPerMonth: free.maxMessagesPerMonth,
+            },
+          },
+        },
+        include: { organization: true },
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictException('An account with this email already exists.');
+      throw error;
+    }
+    const token = await this.sessions.create(user);
+    await this.sendTokenEmail('verify-email', user);
+    const organization = (user as User & { organization: Parameters<typeof OrganizationsService.toDto>[0] })
+      .organization;
+    return { token, user: AuthService.toUserDto(user), organization: OrganizationsService.toDto(organization) };
+  }
+
+  /** Unknown email and wrong password answer the same 401, in about the same time. */
+  async login(dto: LoginDto): Promise<{ token: string; user: UserDto }> {
+    const user = await this.prisma.user.findUnique({ where: { email: dto.email } });
+    const ok = await this.passwords.verify(user?.passwordHash, dto.password);
+    if (!user || !ok) throw new UnauthorizedException(INVALID_CREDENTIALS);
+    const token = await this.sessions.create(user);
+    return { token, user: AuthService.toUserDto(user) };
+  }
+
+  logout(token: string, userId: string): Promise<void> {
+    return this.sessions.destroy(token, userId);
+  }
+
+  async me(userId: string): Promise<MeDto> {
+    const user = await this.prisma.user.findUnique({ where: { id: userId }, include: { organization: true } });
+    if (!user) throw new UnauthorizedException('Your account no longer exists.');
+    return {
+      ...AuthService.toUserDto(user),
+      plan: user.organization?.plan ?? null,
+      emailVerified: user.emailVerifiedAt !== null,
+    };
+  }
+
+  async verifyEmail(token: string): Promise<void> {
+    const userId = await this.tokens.consume('email', token);
+    if (!userId) throw new BadRequestException('This verification link is invalid, used or expired.');
+    await this.prisma.user.updateMany({
+      where: { id: userId, emailVerifiedAt: null },
+      data: { emailVerifiedAt: new Date() },
+    });
+  }
+
+  /** Always accepted, whether or not the email has an account (no enumeration). */
+  async forgotPassword(email: string): Promise<void> {
+    const user = await this.prisma.user.findUnique({ where: { email } });
+    if (user) await this.sendTokenEmail('password-reset', user);
+  }
+
+  async resetPassword(token: string, password: string): Promise<void> {
+    const userId = await this.tokens.consume('reset', token);
+    if (!userId) throw new BadRequestException('This reset link is invalid, used or expired.');
+    const passwordHash = await this.passwords.hash(password);
+    const { count } = await this.prisma.user.updateMany({ where: { id: userId }, data: { passwordHash } });
+    if (count === 0) throw new BadRequestException('This reset link is invalid, used or expired.');
+    await this.sessions.destroyAllForUser(userId);
+    this.logger.log(`Password reset for user ${userId}; all sessions ended`);
+  }
+
+  private async sendTokenEmail(template: EmailTemplate, user: User): Promise<void> {
+    const kind = template === 'verify-email' ? 'email' : 'reset';
+    const token = await this.tokens.issue(kind, user.id);
+    const path = template === 'verify-email' ? '/verify-email' : '/reset-password';
+    const url = `${this.config.APP_URL.replace(/\/$/, '')}${path}?token=${encodeURIComponent(token)}`;
+    await this.jobs.add(JobName.SendEmail, { template, userId: user.id, to: user.email, name: user.name, url });
+  }
+}

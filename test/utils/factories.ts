@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import type { TestApp } from './test-app';
+
+export const uniqueEmail = (label = 'user') => `${label}-${randomBytes(5).toString('hex')}@test.zyva.dev`;
+
+export interface RegisteredUser {
+  token: string;
+  userId: string;
+  organizationId: string;
+  email: string;
+  password: string;
+}
+
+/**
+ * Tracks what a test file creates and removes it afterwards: organizations
+ * (rows cascade to users, contacts, messages, flows…), stray users, and the
+ * Redis keys of their sessions.
+ */
+export class Fixtures {
+  private readonly orgIds = new Set<string>();
+  private readonly userIds = new Set<string>();
+
+  constructor(private readonly t: TestApp) {}
+
+  /** Registers a LOJA user with a new FREE organization through the API. */
+  async registerUser(overrides: Partial<{ email: string; password: string; name: string; organizationName: string }> = {}): Promise<RegisteredUser> {
+    const body = {
+      email: overrides.email ?? uniqueEmail(),
+      password: overrides.password ?? 'correct horse battery',
+      name: overrides.name ?? 'Test User',
+      organizationName: overrides.organizationName ?? `Org ${randomBytes(3).toString('hex')}`,
+    };
+    const res = await this.t.http.post('/api/auth/register').set('X-Forwarded-For', randomIp()).send(body);
+    if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+    this.orgIds.add(res.body.organization.id);
+    this.userIds.add(res.body.user.id);
+    return {
+      token: res.body.token,
+      userId: res.body.user.id,
+      organizationId: res.body.organization.id,
+      email: body.email,
+      password: body.password,
+    };
+  }
+
+  /** An ADMIN created straight in the database, logged in through the API. */
+  async createAdmin(): Promise<RegisteredUser> {
+    const email = uniqueEmail('admin');
+    const password = 'admin password 123';
+    const passwords = this.t.get<{ hash(p: string): Promise<string> }>('modules/auth/password.service', 'PasswordService');
+    const user = await this.t.prisma.user.create({
+      data: { email, name: 'Admin', role: 'ADMIN', passwordHash: await passwords.hash(password) },
+    });
+    this.userIds.add(user.id);
+    const res = await this.t.http.post('/api/auth/login').set('X-Forwarded-For', randomIp()).send({ email, password });
+    if (res.status !== 200) throw new Error(`admin login failed: ${res.status}`);
+    return { token: res.body.token, userId: user.id, organizationId: '', email, password };
+  }
+
+  /** Sets an organization's plan and caps directly (tests that need a higher rate limit). */
+  async setPlan(organizationId: string, plan: 'FREE' | 'PRO' | 'BUSINESS' | 'ENTERPRISE', caps: Partial<{ maxContacts: number; maxMessagesPerMonth: number }> = {}) {
+    await this.t.prisma.organization.update({ where: { id: organizationId }, data: { plan, ...caps } });
+    const cache = this.t.get<{ invalidateOrganization(id: string): Promise<void> }>('core/cache/cache.service', 'CacheService');
+    await cache.invalidateOrganization(organizationId);
+  }
+
+  trackOrganization(id: string) {
+    this.orgIds.add(id);
+  }
+
+  async cleanup(): Promise<void> {
+    const sessions = this.t.get<{ destroyAllForUser(id: string): Promise<void> }>('modules/auth/session.service', 'SessionService');
+    for (const id of this.userIds) await sessions.destroyAllForUser(id).catch(() => undefined);
+    for (const id of this.orgIds) {
+      const cache = this.t.get<{ invalidateOrganization(id: string): Promise<void> }>('core/cache/cache.service', 'CacheService');
+      await cache.invalidateOrganization(id).catch(() => undefined);
+    }
+    await this.t.prisma.organization.deleteMany({ where: { id: { in: [...this.orgIds] } } });
+    await this.t.prisma.user.deleteMany({ where: { id: { in: [...this.userIds] } } });
+  }
+}
+
+/** A distinct client IP per call, so per-IP auth limits of one test never touch another. */
+export function randomIp(): string {
+  const b = randomBytes(3);
+  return `10.${b[0]}.${b[1]}.${b[2]}`;
+}
+
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** Polls `check` until it returns a truthy value or the timeout passes. */
+export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 15000, stepMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new Error(`waitFor timed out after ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+}

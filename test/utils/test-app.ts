@@ -1,0 +1,101 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent';
+import type { PrismaService as PrismaServiceType } from '../../src/core/prisma/prisma.service';
+import { ALL_QUEUES, QueueName } from '../../src/core/queues/queue.catalogue';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  http: TestAgent;
+  prisma: PrismaServiceType;
+  redis: Redis;
+  queue(name: QueueName): Queue;
+  /** Resolves a provider by the export name of a source module, from this app's own module registry. */
+  get<T>(modulePath: string, exportName: string): T;
+  close(): Promise<void>;
+}
+
+interface Loaded {
+  AppModule: unknown;
+  configureApp: (app: NestFastifyApplication) => Promise<NestFastifyApplication>;
+  createFastifyAdapter: () => unknown;
+  PrismaService: new (...args: never[]) => PrismaServiceType;
+  REDIS: symbol;
+  getQueueToken: (name: string) => string;
+  reloadConfig: () => unknown;
+  requireSrc: (path: string) => Record<string, unknown>;
+}
+
+function load(): Loaded {
+  const requireSrc = (p: string) => require(`../../src/${p}`) as Record<string, unknown>;
+  return {
+    AppModule: requireSrc('app.module').AppModule,
+    configureApp: requireSrc('app.setup').configureApp as Loaded['configureApp'],
+    createFastifyAdapter: requireSrc('app.setup').createFastifyAdapter as Loaded['createFastifyAdapter'],
+    PrismaService: requireSrc('core/prisma/prisma.service').PrismaService as Loaded['PrismaService'],
+    REDIS: requireSrc('core/redis/redis.constants').REDIS as symbol,
+    getQueueToken: require('@nestjs/bullmq').getQueueToken,
+    reloadConfig: requireSrc('core/config/app-config').reloadConfig as Loaded['reloadConfig'],
+    requireSrc,
+  };
+}
+
+/**
+ * Boots AppModule exactly as production does (same globals, same Fastify
+ * setup) on the real Postgres and Redis. `env` overrides variables for this
+ * app only; with overrides the app gets its own module registry, since the
+ * role decides at import time which processors exist.
+ */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+  let loaded!: Loaded;
+  try {
+    if (Object.keys(env).length > 0) {
+      jest.isolateModules(() => {
+        loaded = load();
+        loaded.reloadConfig();
+      });
+    } else {
+      loaded = load();
+    }
+
+    const moduleRef = await Test.createTestingModule({ imports: [loaded.AppModule as never] }).compile();
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(loaded.createFastifyAdapter() as never, {
+      bufferLogs: true,
+    });
+    await loaded.configureApp(app);
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+
+    const queue = (name: QueueName) => app.get<Queue>(loaded.getQueueToken(name));
+    return {
+      app,
+      http: request(app.getHttpServer()),
+      prisma: app.get(loaded.PrismaService),
+      redis: app.get<Redis>(loaded.REDIS),
+      queue,
+      get: <T>(modulePath: string, exportName: string) => app.get<T>(loaded.requireSrc(modulePath)[exportName] as never),
+      close: async () => {
+        for (const name of ALL_QUEUES) {
+          await queue(name)
+            .obliterate({ force: true })
+            .catch(() => undefined); // Redis may be the thing a test took away
+        }
+        await (app as INestApplication).close();
+      },
+    };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
