@@ -1,5 +1,4 @@
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Queue } from 'bullmq';
 import type Redis from 'ioredis';
@@ -20,6 +19,7 @@ export interface TestApp {
 }
 
 interface Loaded {
+  Test: typeof import('@nestjs/testing').Test;
   AppModule: unknown;
   configureApp: (app: NestFastifyApplication) => Promise<NestFastifyApplication>;
   createFastifyAdapter: () => unknown;
@@ -33,6 +33,8 @@ interface Loaded {
 function load(): Loaded {
   const requireSrc = (p: string) => require(`../../src/${p}`) as Record<string, unknown>;
   return {
+    // Nest itself comes from the same registry as AppModule, or class identities would not match.
+    Test: require('@nestjs/testing').Test,
     AppModule: requireSrc('app.module').AppModule,
     configureApp: requireSrc('app.setup').configureApp as Loaded['configureApp'],
     createFastifyAdapter: requireSrc('app.setup').createFastifyAdapter as Loaded['createFastifyAdapter'],
@@ -67,7 +69,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       loaded = load();
     }
 
-    const moduleRef = await Test.createTestingModule({ imports: [loaded.AppModule as never] }).compile();
+    const moduleRef = await loaded.Test.createTestingModule({ imports: [loaded.AppModule as never] }).compile();
     const app = moduleRef.createNestApplication<NestFastifyApplication>(loaded.createFastifyAdapter() as never, {
       bufferLogs: true,
     });

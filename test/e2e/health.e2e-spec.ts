@@ -1,0 +1,45 @@
+import { createTestApp, TestApp } from '../utils/test-app';
+
+describe('GET /health (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers 200 with database and redis up', async () => {
+    const res = await t.http.get('/health');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'ok', info: { database: { status: 'up' }, redis: { status: 'up' } } });
+  });
+
+  it('answers 503 naming redis when Redis is unreachable', async () => {
+    // A second app pointed at a port where nothing listens.
+    const broken = await createTestApp({ REDIS_URL: 'redis://127.0.0.1:1', APP_ROLE: 'api' });
+    try {
+      const res = await broken.http.get('/health');
+      expect(res.status).toBe(503);
+      expect(res.body.status).toBe('error');
+      expect(res.body.error).toHaveProperty('redis.status', 'down');
+      expect(res.body.info).toHaveProperty('database.status', 'up');
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('answers 503 naming the database when Postgres is unreachable', async () => {
+    const broken = await createTestApp({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/zyva', APP_ROLE: 'api' });
+    try {
+      const res = await broken.http.get('/health');
+      expect(res.status).toBe(503);
+      expect(res.body.error).toHaveProperty('database.status', 'down');
+      expect(res.body.info).toHaveProperty('redis.status', 'up');
+    } finally {
+      await broken.close();
+    }
+  });
+});
