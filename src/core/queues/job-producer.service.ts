@@ -1,7 +1,25 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable } from '@nestjs/common';
+import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { JobName, JobPayloads, QUEUE_OF_JOB, QueueName } from './queue.catalogue';
+
+/** How long an enqueue may wait for Redis before the caller is told the queue is unavailable. */
+const ENQUEUE_TIMEOUT_MS = 3000;
+
+/** Thrown when Redis does not take a job in time; the job may still land once Redis is back. */
+export class QueueUnavailableError extends ServiceUnavailableException {
+  constructor(queue: string) {
+    super(`The ${queue} queue is unavailable right now; try again shortly.`);
+  }
+}
+
+function bounded<T>(work: Promise<T>, queue: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueueUnavailableError(queue)), ENQUEUE_TIMEOUT_MS);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 export interface BulkJob<N extends JobName> {
   data: JobPayloads[N];
@@ -12,6 +30,9 @@ export interface BulkJob<N extends JobName> {
  * The typed producer: every job enters a queue through here, routed by the
  * catalogue, with the queue's default options unless a caller overrides one.
  * BullMQ custom job ids must not contain ':'; use '-' or '_' in them.
+ * The BullMQ connection retries forever (as workers need), so an enqueue is
+ * bounded here: while Redis is down the caller gets a QueueUnavailableError
+ * instead of hanging (the data it stored first is picked up by a reconciler).
  */
 @Injectable()
 export class JobProducer {
@@ -42,12 +63,13 @@ export class JobProducer {
   }
 
   add<N extends JobName>(name: N, data: JobPayloads[N], opts?: JobsOptions): Promise<Job<JobPayloads[N]>> {
-    return this.queueOf(name).add(name, data, opts) as Promise<Job<JobPayloads[N]>>;
+    const queue = this.queueOf(name);
+    return bounded(queue.add(name, data, opts) as Promise<Job<JobPayloads[N]>>, queue.name);
   }
 
   addBulk<N extends JobName>(name: N, jobs: BulkJob<N>[]): Promise<Job<JobPayloads[N]>[]> {
-    return this.queueOf(name).addBulk(jobs.map((j) => ({ name, data: j.data, opts: j.opts }))) as Promise<
-      Job<JobPayloads[N]>[]
-    >;
+    const queue = this.queueOf(name);
+    const added = queue.addBulk(jobs.map((j) => ({ name, data: j.data, opts: j.opts })));
+    return bounded(added as Promise<Job<JobPayloads[N]>[]>, queue.name);
   }
 }

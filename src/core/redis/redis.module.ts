@@ -22,6 +22,8 @@ import { redisOptionsFromUrl } from './redis.options';
             maxRetriesPerRequest: 1,
             enableOfflineQueue: true,
             connectionName: 'zyva:commands',
+            // Commands issued in the same tick (many requests at once) share one write: fewer syscalls under load.
+            enableAutoPipelining: true,
           }),
         );
         let down = false;
@@ -43,6 +45,8 @@ export class RedisModule implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    // QUIT would wait in the offline queue forever while Redis is unreachable.
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
+    else this.redis.disconnect();
   }
 }

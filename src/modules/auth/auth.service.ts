@@ -59,7 +59,10 @@ export class AuthService {
       throw error;
     }
     const token = await this.sessions.create(user);
-    await this.sendTokenEmail('verify-email', user);
+    // The account exists either way; a lost verification email is re-sent by asking for a new one.
+    await this.sendTokenEmail('verify-email', user).catch((error: Error) =>
+      this.logger.error(`Verification email for user ${user.id} not queued: ${error.message}`),
+    );
     const organization = (user as User & { organization: Parameters<typeof OrganizationsService.toDto>[0] })
       .organization;
     return { token, user: AuthService.toUserDto(user), organization: OrganizationsService.toDto(organization) };

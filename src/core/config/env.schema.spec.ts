@@ -1,0 +1,45 @@
+import { ConfigValidationError, validateEnvironment } from './env.schema';
+
+const valid = {
+  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/zyva',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+};
+
+describe('validateEnvironment', () => {
+  it('applies defaults and converts numbers and booleans', () => {
+    const env = validateEnvironment({ ...valid, PORT: '4000', SWAGGER_ENABLED: 'false', WORKER_CONCURRENCY: '8' });
+    expect(env.PORT).toBe(4000);
+    expect(env.SWAGGER_ENABLED).toBe(false);
+    expect(env.WORKER_CONCURRENCY).toBe(8);
+    expect(env.APP_ROLE).toBe('all');
+    expect(env.AUTH_RATE_LIMIT).toBe(10);
+    expect(env.BIRTHDAY_TZ).toBe('America/Sao_Paulo');
+    expect(env.QUEUE_PREFIX).toBe('bull');
+  });
+
+  it('accepts rediss:// URLs with credentials and a db index', () => {
+    const env = validateEnvironment({ ...valid, REDIS_URL: 'rediss://:s3cret@redis.example.com:6380/2' });
+    expect(env.REDIS_URL).toBe('rediss://:s3cret@redis.example.com:6380/2');
+  });
+
+  it('names every bad or missing variable at once, without echoing secrets', () => {
+    let error: Error | undefined;
+    try {
+      validateEnvironment({
+        REDIS_URL: 'http://nope:hunter2@x',
+        PORT: 'abc',
+        APP_ROLE: 'both',
+        ADMIN_EMAIL: 'not-an-email',
+        ADMIN_PASSWORD: 'short',
+      });
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    for (const name of ['DATABASE_URL', 'REDIS_URL', 'PORT', 'APP_ROLE', 'ADMIN_EMAIL', 'ADMIN_PASSWORD']) {
+      expect(error!.message).toContain(`${name}:`);
+    }
+    expect(error!.message).not.toContain('hunter2');
+    expect(error!.message).not.toContain('short');
+  });
+});
