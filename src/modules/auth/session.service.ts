@@ -53,16 +53,4 @@ export class SessionService {
     for (const token of tokens) tx.unlink(keys.session(token));
     await tx.unlink(keys.userSessions(userId)).exec();
   }
-
-  /** Rewrites the stored copy of a user's role/organization in every live session. */
-  async refreshOwner(user: SessionOwner): Promise<void> {
-    const tokens = await this.redis.smembers(keys.userSessions(user.id));
-    for (const token of tokens) {
-      const current = await this.resolve(token);
-      if (!current) continue;
-      const data: SessionData = { ...current, role: user.role, organizationId: user.organizationId };
-      delete (data as Partial<AuthContext>).token;
-      await this.redis.set(keys.session(token), JSON.stringify(data), 'KEEPTTL');
-    }
-  }
 }
