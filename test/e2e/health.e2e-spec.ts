@@ -1,13 +1,17 @@
+import { bearer, Fixtures } from '../utils/factories';
 import { createTestApp, TestApp } from '../utils/test-app';
 
 describe('GET /health (e2e)', () => {
   let t: TestApp;
+  let fx: Fixtures;
 
   beforeAll(async () => {
     t = await createTestApp();
+    fx = new Fixtures(t);
   });
 
   afterAll(async () => {
+    await fx.cleanup();
     await t.close();
   });
 
@@ -31,13 +35,20 @@ describe('GET /health (e2e)', () => {
     }
   });
 
-  it('answers 503 naming the database when Postgres is unreachable', async () => {
+  it('answers 503 naming the database when Postgres is unreachable, and API routes say 503 too', async () => {
+    const user = await fx.registerUser();
     const broken = await createTestApp({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/zyva', APP_ROLE: 'api' });
     try {
       const res = await broken.http.get('/health');
       expect(res.status).toBe(503);
       expect(res.body.error).toHaveProperty('database.status', 'down');
       expect(res.body.info).toHaveProperty('redis.status', 'up');
+
+      const me = await broken.http.get('/api/auth/me').set(bearer(user.token));
+      expect(me.status).toBe(503);
+      expect(me.headers['retry-after']).toBe('5');
+      expect(me.body).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.any(String) });
+      expect(me.body.message).not.toMatch(/127\.0\.0\.1|postgres/i);
     } finally {
       await broken.close();
     }

@@ -9,6 +9,14 @@ export interface ErrorBody {
   [extra: string]: unknown;
 }
 
+/** Prisma's connection-level error codes: the database cannot be reached or dropped the connection. */
+const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+
+function isDatabaseUnreachable(error: unknown): boolean {
+  const e = error as { name?: string; code?: string };
+  return e?.name === 'PrismaClientInitializationError' || (typeof e?.code === 'string' && UNREACHABLE_CODES.has(e.code));
+}
+
 /**
  * One error shape for the whole API: `{ statusCode, error, message }`.
  * Unknown errors become a 500 whose body says nothing about internals; the
@@ -21,7 +29,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const body = this.toBody(exception);
-    if (body.statusCode >= 500) {
+    if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) {
+      void reply.header('Retry-After', '5');
+      this.logger.warn(`503: ${(exception as Error)?.message?.split('\n').pop()}`);
+    } else if (body.statusCode >= 500) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     void reply.status(body.statusCode).send(body);
@@ -49,6 +60,13 @@ export class HttpExceptionFilter implements ExceptionFilter {
         statusCode,
         error: STATUS_CODES[statusCode] ?? 'Bad Request',
         message: (exception as Error).message,
+      };
+    }
+    if (isDatabaseUnreachable(exception)) {
+      return {
+        statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+        error: 'Service Unavailable',
+        message: 'The database is unavailable right now; try again shortly.',
       };
     }
     return {

@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { JobName, JobPayloads, QUEUE_OF_JOB, QueueName } from './queue.catalogue';
 
@@ -36,6 +36,7 @@ export interface BulkJob<N extends JobName> {
  */
 @Injectable()
 export class JobProducer {
+  private readonly logger = new Logger(JobProducer.name);
   private readonly queues: Record<QueueName, Queue>;
 
   constructor(
@@ -52,6 +53,15 @@ export class JobProducer {
       [QueueName.SocialPosts]: socialPosts,
       [QueueName.Emails]: emails,
     };
+    // Without a listener BullMQ prints every reconnect failure; log at most once a minute per queue.
+    for (const queue of Object.values(this.queues)) {
+      let lastLogged = 0;
+      queue.on('error', (error: Error) => {
+        if (Date.now() - lastLogged < 60_000) return;
+        lastLogged = Date.now();
+        this.logger.warn(`Queue ${queue.name} cannot reach Redis: ${error.message}`);
+      });
+    }
   }
 
   queue(name: QueueName): Queue {
