@@ -1,18 +1,25 @@
 # One image, two roles: APP_ROLE=api serves HTTP, APP_ROLE=worker runs the queue processors.
+# The `build` stage also serves the one-shot `migrate` service of docker-compose.yml, which needs
+# the Prisma CLI and tsx for the seed.
+
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+ENV CHECKPOINT_DISABLE=1
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma ./prisma
+# postinstall runs `prisma generate` into src/generated
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+FROM node:20-bookworm-slim AS runtime
 WORKDIR /app
-COPY --from=build /app/node_modules ./node_modules
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+# The generated Prisma client is compiled into dist/; no generate step (and no Prisma CLI) at runtime.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild argon2 && npm cache clean --force
 COPY --from=build /app/dist ./dist
-COPY --from=build /app/prisma ./prisma
-COPY --from=build /app/package.json /app/prisma.config.ts ./
+USER node
 EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["node", "dist/healthcheck.js"]
 CMD ["node", "dist/main.js"]
