@@ -1,15 +1,20 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ScheduleModule } from '@nestjs/schedule';
 import { AppCacheModule } from './core/cache/cache.module';
 import { AppConfigModule } from './core/config/config.module';
 import { HealthModule } from './core/health/health.module';
 import { HttpExceptionFilter } from './core/http/http-exception.filter';
 import { createValidationPipe } from './core/http/validation';
 import { LoggingModule } from './core/logging/logging.module';
+import { MetricsModule } from './core/metrics/metrics.module';
 import { PrismaModule } from './core/prisma/prisma.module';
+import { QuotasModule } from './core/quotas/quotas.module';
 import { QueuesModule } from './core/queues/queues.module';
 import { RedisModule } from './core/redis/redis.module';
+import { RateLimitGuard } from './core/throttling/rate-limit.guard';
+import { ThrottlingModule } from './core/throttling/throttling.module';
 import { AdminModule } from './modules/admin/admin.module';
 import { AuthGuard } from './modules/auth/auth.guard';
 import { AuthModule } from './modules/auth/auth.module';
@@ -29,11 +34,15 @@ import { SocialPostsModule } from './modules/social-posts/social-posts.module';
     AppConfigModule,
     LoggingModule,
     EventEmitterModule.forRoot(),
+    ScheduleModule.forRoot(),
     PrismaModule,
     RedisModule,
     AppCacheModule,
+    ThrottlingModule,
+    QuotasModule,
     QueuesModule,
     HealthModule,
+    MetricsModule,
     AuthModule,
     OrganizationsModule,
     AdminModule,
@@ -47,6 +56,7 @@ import { SocialPostsModule } from './modules/social-posts/social-posts.module';
     { provide: APP_PIPE, useFactory: createValidationPipe },
     { provide: APP_FILTER, useClass: HttpExceptionFilter },
     { provide: APP_GUARD, useExisting: AuthGuard },
+    { provide: APP_GUARD, useExisting: RateLimitGuard },
   ],
 })
 export class AppModule {}

@@ -28,8 +28,10 @@ async function bootstrap(): Promise<void> {
     return;
   }
 
+  // rawBody: provider webhooks verify signatures over the exact bytes received.
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(), {
     bufferLogs: true,
+    rawBody: true,
   });
   await configureApp(app);
   await app.listen(config.PORT, '0.0.0.0');

@@ -11,3 +11,6 @@ process.env.REDIS_URL ??= 'redis://127.0.0.1:6379';
 process.env.TRUST_PROXY = 'true';
 process.env.LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
 process.env.QUEUE_PREFIX = `zyvatest-${randomBytes(4).toString('hex')}`;
+// Reconcilers scan the whole database: in tests they only touch rows untouched for 5 min (older than any
+// suite's own), so one suite's reconciler never picks up another running suite's work.
+process.env.RECONCILE_GRACE_MS ??= '300000';

@@ -61,7 +61,11 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   let loaded!: Loaded;
   try {
     if (Object.keys(env).length > 0) {
+      // Prisma's query compiler is a wasm instance that must exist once per process:
+      // a second copy corrupts the first one's state on $disconnect.
+      const prismaRuntime = require('@prisma/client/runtime/client');
       jest.isolateModules(() => {
+        jest.doMock('@prisma/client/runtime/client', () => prismaRuntime);
         loaded = load();
         loaded.reloadConfig();
       });
@@ -72,6 +76,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     const moduleRef = await loaded.Test.createTestingModule({ imports: [loaded.AppModule as never] }).compile();
     const app = moduleRef.createNestApplication<NestFastifyApplication>(loaded.createFastifyAdapter() as never, {
       bufferLogs: true,
+      rawBody: true,
     });
     await loaded.configureApp(app);
     await app.init();
@@ -84,13 +89,13 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       prisma: app.get(loaded.PrismaService),
       redis: app.get<Redis>(loaded.REDIS),
       queue,
-      get: <T>(modulePath: string, exportName: string) => app.get<T>(loaded.requireSrc(modulePath)[exportName] as never),
+      get: <T>(modulePath: string, exportName: string) => providerOf<T>(app, loaded.requireSrc(modulePath)[exportName], exportName),
       close: async () => {
-        for (const name of ALL_QUEUES) {
-          await queue(name)
-            .obliterate({ force: true })
-            .catch(() => undefined); // Redis may be the thing a test took away
-        }
+        // Bounded: Redis may be the thing a test took away.
+        await Promise.race([
+          Promise.all(ALL_QUEUES.map((name) => queue(name).obliterate({ force: true }))),
+          new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+        ]).catch(() => undefined);
         await (app as INestApplication).close();
       },
     };
@@ -99,5 +104,24 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
+  }
+}
+
+/**
+ * The provider of a class. With env overrides the app was built from an
+ * isolated module registry, so a class required now is another copy with the
+ * same name: find the app's own by name then.
+ */
+function providerOf<T>(app: NestFastifyApplication, token: unknown, name: string): T {
+  try {
+    return app.get<T>(token as never);
+  } catch (error) {
+    const container = (app as unknown as { container: { getModules(): Map<string, { providers: Map<unknown, { instance: unknown }> }> } }).container;
+    for (const mod of container.getModules().values()) {
+      for (const [key, wrapper] of mod.providers) {
+        if (typeof key === 'function' && key.name === name) return wrapper.instance as T;
+      }
+    }
+    throw error;
   }
 }

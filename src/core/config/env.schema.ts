@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { Transform, plainToInstance } from 'class-transformer';
 import {
   IsBoolean,
@@ -24,6 +25,8 @@ const httpUrl = { require_tld: false, protocols: ['http', 'https'], require_prot
 
 /**
  * Every environment variable Zyva reads, validated once at startup.
+ * Numeric fields carry an explicit `: number`: implicit conversion of the
+ * env's strings follows the emitted design type, which is `Object` without it.
  * Nothing else in the code base reads `process.env`.
  */
 export class EnvironmentVariables {
@@ -33,7 +36,7 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(0)
   @Max(65535)
-  PORT = 3000;
+  PORT: number = 3000;
 
   @IsIn(APP_ROLES as unknown as string[])
   APP_ROLE: AppRole = 'all';
@@ -73,12 +76,12 @@ export class EnvironmentVariables {
 
   @IsInt()
   @Min(1)
-  AUTH_RATE_LIMIT = 10;
+  AUTH_RATE_LIMIT: number = 10;
 
   @IsInt()
   @Min(1)
   @Max(1000)
-  WORKER_CONCURRENCY = 5;
+  WORKER_CONCURRENCY: number = 5;
 
   @IsString()
   BIRTHDAY_TZ = 'America/Sao_Paulo';
@@ -126,7 +129,22 @@ export class EnvironmentVariables {
   /** Timeout of one outbound provider call, in milliseconds. */
   @IsInt()
   @Min(100)
-  PROVIDER_TIMEOUT_MS = 10000;
+  PROVIDER_TIMEOUT_MS: number = 10000;
+
+  /** How long a worker holds a job before another worker may take it over as stalled (BullMQ lockDuration). */
+  @IsInt()
+  @Min(1000)
+  WORKER_LOCK_DURATION_MS: number = 30000;
+
+  /** How often the reconciler looks for accepted messages that have no job (Redis was down at enqueue time). */
+  @IsInt()
+  @Min(1000)
+  RECONCILE_INTERVAL_MS: number = 60000;
+
+  /** Only messages untouched for this long are reconciled, so the reconciler never races the normal path. */
+  @IsInt()
+  @Min(0)
+  RECONCILE_GRACE_MS: number = 120000;
 }
 
 export class ConfigValidationError extends Error {}

@@ -1,10 +1,12 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { HealthCheckResult, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { Public } from '../../modules/auth/auth.decorators';
 import { PrismaService } from '../prisma/prisma.service';
 import { REDIS } from '../redis/redis.constants';
+import { LimiterStatus } from '../throttling/limiter-status';
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -24,22 +26,38 @@ export class HealthController {
     private readonly indicator: HealthIndicatorService,
     private readonly prisma: PrismaService,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly limiter: LimiterStatus,
   ) {}
 
+  /** Terminus' own body (`status`, `info`, `error`, `details`) in both cases, with 503 when a check fails. */
   @Get()
-  @HealthCheck()
   @ApiOperation({ summary: 'Liveness of Postgres and Redis: 200 when both answer, 503 otherwise' })
-  check() {
-    return this.health.check([() => this.probe('database', () => this.prisma.$queryRaw`SELECT 1`), () => this.probe('redis', () => this.redis.ping())]);
+  async check(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    try {
+      return await this.health.check([
+        () => this.probe('database', () => this.prisma.$queryRaw`SELECT 1`),
+        () =>
+          this.probe(
+            'redis',
+            () => this.redis.ping(),
+            (up) => ({ rateLimiting: this.limiter.describe(up) }),
+          ),
+      ]);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      void reply.status(503);
+      return error.getResponse() as HealthCheckResult;
+    }
   }
 
-  private async probe(key: string, run: () => Promise<unknown>) {
+  /** `details` adds what depends on the probed service (the limiter fails open without Redis). */
+  private async probe(key: string, run: () => Promise<unknown>, details: (up: boolean) => Record<string, string> = () => ({})) {
     const indicator = this.indicator.check(key);
     try {
       await withTimeout(run(), key);
-      return indicator.up();
+      return indicator.up(details(true));
     } catch (error) {
-      return indicator.down({ message: (error as Error).message });
+      return indicator.down({ message: (error as Error).message, ...details(false) });
     }
   }
 }

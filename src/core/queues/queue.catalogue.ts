@@ -20,8 +20,10 @@ export enum JobName {
   ReconcileMessages = 'reconcile-messages',
   FanOutCampaign = 'fan-out-campaign',
   ExecuteFlowStep = 'execute-flow-step',
+  ReconcileFlows = 'reconcile-flows',
   CheckBirthdays = 'check-birthdays',
   PublishPost = 'publish-post',
+  ReconcileSocialPosts = 'reconcile-social-posts',
   SendEmail = 'send-email',
 }
 
@@ -33,8 +35,10 @@ export interface JobPayloads {
   [JobName.ReconcileMessages]: Record<string, never>;
   [JobName.FanOutCampaign]: { campaignId: string; organizationId: string };
   [JobName.ExecuteFlowStep]: { executionId: string; stepIndex: number };
+  [JobName.ReconcileFlows]: Record<string, never>;
   [JobName.CheckBirthdays]: { date?: string };
   [JobName.PublishPost]: { postId: string; organizationId: string };
+  [JobName.ReconcileSocialPosts]: Record<string, never>;
   [JobName.SendEmail]: {
     template: EmailTemplate;
     userId: string;
@@ -50,8 +54,10 @@ export const QUEUE_OF_JOB: { [N in JobName]: QueueName } = {
   [JobName.ReconcileMessages]: QueueName.Messages,
   [JobName.FanOutCampaign]: QueueName.Messages,
   [JobName.ExecuteFlowStep]: QueueName.Flows,
+  [JobName.ReconcileFlows]: QueueName.Flows,
   [JobName.CheckBirthdays]: QueueName.Birthdays,
   [JobName.PublishPost]: QueueName.SocialPosts,
+  [JobName.ReconcileSocialPosts]: QueueName.SocialPosts,
   [JobName.SendEmail]: QueueName.Emails,
 };
 

@@ -13,3 +13,16 @@ export function workerProviders(...processors: Provider[]): Provider[] {
 export function workerConcurrency(): number {
   return loadConfig().WORKER_CONCURRENCY;
 }
+
+/**
+ * Worker options from config: concurrency, and the lock after which a job of
+ * a dead worker is taken over as stalled (checked at the same interval).
+ */
+export function workerOptions(): { concurrency: number; lockDuration: number; stalledInterval: number } {
+  const config = loadConfig();
+  return {
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: config.WORKER_LOCK_DURATION_MS,
+  };
+}

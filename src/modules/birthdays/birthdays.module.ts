@@ -1,5 +1,16 @@
 import { Module } from '@nestjs/common';
+import { workerProviders } from '../../core/queues/worker-providers';
+import { FlowsModule } from '../flows/flows.module';
+import { AdminBirthdaysController } from './admin-birthdays.controller';
+import { BirthdaySchedulerService } from './birthday-scheduler.service';
+import { BirthdaysController } from './birthdays.controller';
+import { BirthdaysProcessor } from './birthdays.processor';
+import { BirthdaysRepository } from './birthdays.repository';
+import { BirthdaysService } from './birthdays.service';
 
-/** Filled in by its own issue; nothing here yet. */
-@Module({})
+@Module({
+  imports: [FlowsModule],
+  controllers: [BirthdaysController, AdminBirthdaysController],
+  providers: [BirthdaysService, BirthdaysRepository, ...workerProviders(BirthdaysProcessor, BirthdaySchedulerService)],
+})
 export class BirthdaysModule {}

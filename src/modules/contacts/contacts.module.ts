@@ -1,5 +1,13 @@
 import { Module } from '@nestjs/common';
+import { ContactsImportService } from './contacts-import.service';
+import { ContactsController } from './contacts.controller';
+import { ContactsRepository } from './contacts.repository';
+import { ContactsService } from './contacts.service';
 
-/** Filled in by its own issue; nothing here yet. */
-@Module({})
+/** Contacts, tags and CSV import. Other modules use ContactsService (findForTenant, addTag, removeTag). */
+@Module({
+  controllers: [ContactsController],
+  providers: [ContactsService, ContactsRepository, ContactsImportService],
+  exports: [ContactsService],
+})
 export class ContactsModule {}

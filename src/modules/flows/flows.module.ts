@@ -1,5 +1,34 @@
 import { Module } from '@nestjs/common';
+import { workerProviders } from '../../core/queues/worker-providers';
+import { ContactsModule } from '../contacts/contacts.module';
+import { MessagingModule } from '../messaging/messaging.module';
+import { FlowExecutionsService } from './flow-executions.service';
+import { FlowReconcilerService } from './flow-reconciler.service';
+import { FlowRunnerService } from './flow-runner.service';
+import { FlowTagTriggerListener } from './flow-tag-trigger.listener';
+import { FlowTriggersService } from './flow-triggers.service';
+import { FlowWebhookGuard } from './flow-webhook.guard';
+import { FlowWebhooksController } from './flow-webhooks.controller';
+import { FlowsController } from './flows.controller';
+import { FlowsProcessor } from './flows.processor';
+import { FlowsService } from './flows.service';
+import { FlowStepRegistry } from './steps/flow-step.registry';
+import { flowStepProviders } from './steps';
 
-/** Filled in by its own issue; nothing here yet. */
-@Module({})
+@Module({
+  imports: [MessagingModule, ContactsModule],
+  controllers: [FlowsController, FlowWebhooksController],
+  providers: [
+    FlowsService,
+    FlowExecutionsService,
+    FlowTriggersService,
+    FlowRunnerService,
+    FlowStepRegistry,
+    FlowWebhookGuard,
+    FlowTagTriggerListener,
+    ...flowStepProviders,
+    ...workerProviders(FlowsProcessor, FlowReconcilerService),
+  ],
+  exports: [FlowTriggersService],
+})
 export class FlowsModule {}

@@ -1,5 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CACHE_TTL_SECONDS, cacheKeys } from '../../core/cache/cache-keys';
+import { TenantCached } from '../../core/cache/tenant-cache.interceptor';
 import { Tenant } from '../auth/auth.decorators';
 import { TenantScope } from '../auth/tenant-scope';
 import { OrganizationDto } from './dto/organization.dto';
@@ -12,9 +14,11 @@ export class OrganizationsController {
   constructor(private readonly organizations: OrganizationsService) {}
 
   @Get()
-  @ApiOperation({ summary: "The caller's organization with its plan, caps and usage (cached 30 min)" })
+  @TenantCached({ key: cacheKeys.org, ttlSeconds: CACHE_TTL_SECONDS.org, store: 'value' })
+  @ApiOperation({ summary: "The caller's organization with its plan, caps and usage (cached 30 min; X-Cache: HIT|MISS)" })
   @ApiOkResponse({ type: OrganizationDto })
   get(@Tenant() tenant: TenantScope): Promise<OrganizationDto> {
-    return this.organizations.get(tenant.organizationId);
+    // The interceptor caches this under the key OrganizationsService.get reads, so it loads uncached here.
+    return this.organizations.load(tenant.organizationId);
   }
 }

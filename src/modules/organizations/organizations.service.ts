@@ -35,11 +35,14 @@ export class OrganizationsService {
 
   /** The caller's organization, cached 30 min under `zyva:cache:org:{orgId}`. */
   get(orgId: string): Promise<OrganizationDto> {
-    return this.cache.getOrSet(cacheKeys.org(orgId), CACHE_TTL_SECONDS.org, async () => {
-      const org = await this.prisma.organization.findUnique({ where: { id: orgId } });
-      if (!org) throw new NotFoundException('Organization not found.');
-      return OrganizationsService.toDto(org);
-    });
+    return this.cache.getOrSet(cacheKeys.org(orgId), CACHE_TTL_SECONDS.org, () => this.load(orgId));
+  }
+
+  /** Straight from the database; what the cache keeps under the organization's key. */
+  async load(orgId: string): Promise<OrganizationDto> {
+    const org = await this.prisma.organization.findUnique({ where: { id: orgId } });
+    if (!org) throw new NotFoundException('Organization not found.');
+    return OrganizationsService.toDto(org);
   }
 
   async list(page: number, limit: number): Promise<Paginated<AdminOrganizationDto>> {

@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+/**
+ * bench/api.mjs: throughput of the cached `GET /api/contacts` against a bare
+ * NestJS + Fastify route, measured in the same run with `wrk`.
+ *
+ *   npm run bench:api     needs wrk (apt-get install -y wrk), and Postgres (migrated: npx prisma migrate deploy)
+ *                         and Redis as for the tests (DATABASE_URL, REDIS_URL; the test defaults otherwise)
+ *
+ * How it runs, so the figure is honest:
+ * - The real app is compiled with tsc (tsconfig.build.json) into .data/bench-build and started as
+ *   production starts it (`node main.js`, NODE_ENV=production, LOG_LEVEL=info, APP_ROLE=api).
+ * - One ENTERPRISE organization with 20 contacts (created through the API). Requests are spread over
+ *   BENCH_USERS (400) LOJA users of that organization, so the per-user plan limit (10,000/min) is
+ *   never reached: every request goes through the AuthGuard (session GETEX), the plan throttler
+ *   (one script: the user's counter, the plan from the cached organization, and the cached list the
+ *   route will answer) and the cache interceptor, and answers 200 with X-Cache: HIT.
+ *   Their sessions are written straight into Redis in the shape SessionService writes (logging in
+ *   400 times would trip the per-IP login limit); the users exist in Postgres.
+ * - The baseline (bench/api.bare.mjs) is a bare Nest + Fastify app whose one route answers the same
+ *   JSON bytes, with no guard, no Redis, no logger. It gets the same wrk script and headers.
+ * - Warm-up of both, then BENCH_ROUNDS (5) alternating runs of BENCH_DURATION (10s) each with
+ *   `wrk -t1 -c50`; the medians, their ratio and the median of the per-round ratios (each pair
+ *   measured back to back, which cancels load that drifts during the run) are printed. Any non-2xx
+ *   answer fails the bench.
+ * - BENCH_SKIP_BUILD=1 reuses the last build; BENCH_LOG_LEVEL overrides the app's level;
+ *   BENCH_NODE_ARGS / BENCH_APP_MAIN start the app with other node flags or through a wrapper
+ *   (profiling). The 2-core machine is shared by wrk, Redis and the app: run it on a quiet machine.
+ * Everything it creates (organization, users, sessions, counters, cache keys) is removed at the end.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Redis from 'ioredis';
+import pg from 'pg';
+import { hasCommand, root } from '../scripts/lib.mjs';
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/zyva_test';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION = process.env.BENCH_DURATION ?? '10s';
+const USERS = Number(process.env.BENCH_USERS ?? 400);
+const CONTACTS = 20;
+const APP_PORT = Number(process.env.BENCH_APP_PORT ?? 3901);
+const BARE_PORT = Number(process.env.BENCH_BARE_PORT ?? 3902);
+const work = `${root}.data/bench-api`;
+const build = `${root}.data/bench-build`;
+
+if (!hasCommand('wrk')) {
+  console.error('wrk is not installed: apt-get install -y wrk');
+  process.exit(1);
+}
+
+const children = [];
+const id = () => `bench${randomBytes(8).toString('hex')}`;
+
+function startProcess(label, args, env) {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  child.on('exit', (code) => {
+    if (code !== null && code !== 0) console.error(`${label} exited with ${code}\n${stderr}`);
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitForHttp(url, headers = {}) {
+  let last;
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(url, { headers });
+      if (res.ok) return;
+      last = `status ${res.status}`;
+    } catch (error) {
+      last = error.message; // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not come up (${last})`);
+}
+
+function wrk(port) {
+  const r = spawnSync(
+    'wrk',
+    ['-t1', '-c50', `-d${DURATION}`, '-s', `${root}bench/api.wrk.lua`, `http://127.0.0.1:${port}/api/contacts`],
+    { encoding: 'utf8', env: { ...process.env, BENCH_TOKENS_FILE: `${work}/tokens.txt` } },
+  );
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  const errors = /Socket errors:.*/.exec(r.stdout)?.[0];
+  if (non2xx > 0 || errors) throw new Error(`port ${port}: ${non2xx} non-2xx answers ${errors ?? ''}\n${r.stdout}`);
+  return rps;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  mkdirSync(work, { recursive: true });
+  if (process.env.BENCH_SKIP_BUILD !== '1') {
+    console.log('compiling the app (tsc, tsconfig.build.json) into .data/bench-build …');
+    const tsc = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', build], { cwd: root, encoding: 'utf8' });
+    if (tsc.status !== 0) console.warn(`tsc reported errors (output still emitted):\n${tsc.stdout.slice(0, 2000)}`);
+  }
+
+  const db = new pg.Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  const redis = new Redis(REDIS_URL);
+  const orgId = id();
+  const userIds = Array.from({ length: USERS }, id);
+  const tokens = userIds.map(() => randomBytes(32).toString('base64url'));
+  try {
+    await db.query(
+      `INSERT INTO organizations (id, name, plan, "maxContacts", "maxMessagesPerMonth", "updatedAt")
+       VALUES ($1, 'Bench store', 'ENTERPRISE', 200000, 1000000, now())`,
+      [orgId],
+    );
+    await db.query(
+      `INSERT INTO users (id, email, "passwordHash", name, role, "organizationId", "updatedAt")
+       SELECT u, u || '@bench.zyva.dev', '!', 'Bench user', 'LOJA', $2, now() FROM unnest($1::text[]) AS u`,
+      [userIds, orgId],
+    );
+    const tx = redis.multi();
+    userIds.forEach((userId, i) => {
+      const session = { userId, role: 'LOJA', organizationId: orgId, createdAt: Date.now() };
+      tx.set(`zyva:session:${tokens[i]}`, JSON.stringify(session), 'EX', 3600);
+    });
+    await tx.exec();
+    writeFileSync(`${work}/tokens.txt`, `${tokens.join('\n')}\n`);
+
+    startProcess('app', [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), process.env.BENCH_APP_MAIN ?? `${build}/main.js`], {
+      PORT: String(APP_PORT),
+      APP_ROLE: 'api',
+      NODE_ENV: 'production',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+      DATABASE_URL,
+      REDIS_URL,
+    });
+    await waitForHttp(`http://127.0.0.1:${APP_PORT}/health`);
+    const auth = { Authorization: `Bearer ${tokens[0]}`, 'Content-Type': 'application/json' };
+    for (let i = 0; i < CONTACTS; i++) {
+      const res = await fetch(`http://127.0.0.1:${APP_PORT}/api/contacts`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({
+          name: `Contato ${i}`,
+          email: `contato${i}@bench.zyva.dev`,
+          phone: `+55119${String(10000000 + i)}`,
+          birthday: '1990-04-12',
+          tags: ['bench', i % 2 ? 'vip' : 'newsletter'],
+        }),
+      });
+      if (res.status !== 201) throw new Error(`creating a contact answered ${res.status}: ${await res.text()}`);
+    }
+    await fetch(`http://127.0.0.1:${APP_PORT}/api/contacts`, { headers: auth });
+    const cached = await fetch(`http://127.0.0.1:${APP_PORT}/api/contacts`, { headers: auth });
+    const body = await cached.text();
+    if (cached.headers.get('x-cache') !== 'HIT' || JSON.parse(body).data.length !== CONTACTS) {
+      throw new Error(`expected a cached list of ${CONTACTS} contacts, got X-Cache ${cached.headers.get('x-cache')}`);
+    }
+    writeFileSync(`${work}/body.json`, body);
+
+    startProcess('bare app', [`${root}bench/api.bare.mjs`], { PORT: String(BARE_PORT), BENCH_BODY_FILE: `${work}/body.json` });
+    await waitForHttp(`http://127.0.0.1:${BARE_PORT}/api/contacts`);
+
+    console.log(`body ${Buffer.byteLength(body)} bytes; ${USERS} users; wrk -t1 -c50 -d${DURATION}; warming up …`);
+    wrk(BARE_PORT);
+    wrk(APP_PORT);
+    const bare = [];
+    const app = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      bare.push(wrk(BARE_PORT));
+      app.push(wrk(APP_PORT));
+      console.log(`round ${round}: bare ${bare.at(-1).toFixed(0)} req/s, cached GET /api/contacts ${app.at(-1).toFixed(0)} req/s`);
+    }
+    const counted = (await redis.mget(userIds.map((u) => `zyva:ratelimit:plan:${u}`))).reduce((sum, v) => sum + Number(v ?? 0), 0);
+    const ratio = median(app) / median(bare);
+    const pairRatio = median(app.map((rps, i) => rps / bare[i]));
+    console.log('');
+    console.log(`bare NestJS-Fastify route      ${median(bare).toFixed(0)} req/s (median of ${ROUNDS})`);
+    console.log(`cached GET /api/contacts       ${median(app).toFixed(0)} req/s (median of ${ROUNDS})`);
+    console.log(`ratio of the medians           ${ratio.toFixed(2)} (goal >= 0.25)`);
+    console.log(`median of the per-round ratios ${pairRatio.toFixed(2)} (each pair measured back to back)`);
+    console.log(`requests counted by the plan throttler in the last minute: ${counted}`);
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await db.query('DELETE FROM users WHERE "organizationId" = $1', [orgId]);
+    await db.query('DELETE FROM organizations WHERE id = $1', [orgId]);
+    const keys = [
+      ...tokens.map((t) => `zyva:session:${t}`),
+      ...userIds.map((u) => `zyva:ratelimit:plan:${u}`),
+      `zyva:cache:org:${orgId}`,
+      `zyva:cache:stats:${orgId}:dashboard`,
+      `zyva:cache:index:${orgId}`,
+      `zyva:cache:fence:${orgId}`,
+    ];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `zyva:cache:contacts:${orgId}:*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+    await redis.unlink(...keys);
+    await redis.quit();
+    await db.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    for (const child of children) child.kill('SIGTERM');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,42 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MetricsService } from './metrics.service';
+
+/** Label of requests no route matched, so scanners probing random URLs cannot grow the label set. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/**
+ * Counts every response in one Fastify `onResponse` hook: it sees what Nest
+ * interceptors never do (guard refusals such as 401/403/429, 404s, the Bull
+ * Board's own routes) and costs no I/O. Routes are labelled by their pattern
+ * (`/api/contacts/:id`), never the raw URL, to keep cardinality bounded.
+ */
+export function installHttpMetrics(fastify: FastifyInstance, metrics: MetricsService): void {
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+    const labels = { method: request.method, route, status_code: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+
+    // The cache interceptor marks cached routes with X-Cache; reading the header keeps the two decoupled.
+    const cache = reply.getHeader('x-cache');
+    if (cache === 'HIT' || cache === 'MISS') metrics.cacheResponses.inc({ route, result: cache.toLowerCase() });
+    if (reply.statusCode === 429) metrics.throttled.inc({ route });
+    done();
+  });
+}
+
+@Injectable()
+export class HttpMetricsHook implements OnModuleInit {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  onModuleInit(): void {
+    // An application context (no HTTP server) has no adapter and nothing to count.
+    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
+    if (fastify) installHttpMetrics(fastify, this.metrics);
+  }
+}

@@ -1,0 +1,134 @@
+import { ExecutionContext, HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard, type ThrottlerModuleOptions } from '@nestjs/throttler';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Plan } from '../../generated/prisma/enums';
+import { OrganizationsService } from '../../modules/organizations/organizations.service';
+import { CACHE_PREFIX, cacheKeys } from '../cache/cache-keys';
+import { tenantCacheKey } from '../cache/tenant-cache.interceptor';
+import { PLAN_LIMITS } from '../plans/plans';
+import { KEY_PREFIX } from '../redis/redis.constants';
+import { LimiterStatus } from './limiter-status';
+import { RateLimitStorage } from './rate-limit.storage';
+
+export const PLAN_THROTTLER = 'plan';
+export const AUTH_THROTTLER = 'auth';
+
+export const rateLimitKeys = {
+  plan: (userId: string) => `${KEY_PREFIX}ratelimit:plan:${userId}`,
+  auth: (route: string, ip: string) => `${KEY_PREFIX}ratelimit:auth:${route}:${ip}`,
+};
+
+interface Window {
+  limit: number;
+  used: number;
+  msToReset: number;
+}
+
+/**
+ * Global guard, after the AuthGuard (which has set `request.auth`):
+ * - a LOJA user's requests to `/api` count against their plan's requests per
+ *   minute, per user, across every API process (the counter is in Redis); the
+ *   plan is read from the cached organization in the same round trip, so an
+ *   admin's plan change (which drops that cache) applies on the next request;
+ * - public `/api/auth/*` routes are limited per client IP and route
+ *   (`AUTH_RATE_LIMIT` per minute), against password guessing;
+ * - ADMIN users are not plan-limited.
+ * For a cached route the same script also fetches the entry the cache
+ * interceptor will read (see TenantCacheInterceptor), saving its round trip.
+ * Redis unreachable: requests pass (fail open), said once in the log and in `/health`.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() private readonly storage: RateLimitStorage,
+    reflector: Reflector,
+    private readonly organizations: OrganizationsService,
+    private readonly status: LimiterStatus,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    // The route pattern, not the raw URL: Fastify routes `/%61pi/…` to `/api/…`, so a URL check could be dodged.
+    const route = request.routeOptions.url ?? '';
+    if (!route.startsWith('/api/')) return true;
+    const reply = http.getResponse<FastifyReply>();
+    const auth = request.auth;
+    if (auth) {
+      if (auth.role === 'ADMIN' || !auth.organizationId) return true;
+      return this.limitByPlan(auth.userId, auth.organizationId, reply, request, tenantCacheKey(this.reflector, context, request));
+    }
+    // Without request.auth the AuthGuard let it through, so it is a public route.
+    if (route.startsWith('/api/auth/')) return this.limitByIp(request, reply);
+    return true;
+  }
+
+  private async limitByPlan(userId: string, orgId: string, reply: FastifyReply, request: FastifyRequest, cacheKey?: string): Promise<boolean> {
+    const ttl = this.ttlOf(PLAN_THROTTLER);
+    let hit;
+    try {
+      hit = await this.storage.planHit(rateLimitKeys.plan(userId), CACHE_PREFIX + cacheKeys.org(orgId), ttl, cacheKey && CACHE_PREFIX + cacheKey);
+      if (cacheKey) request.tenantCache = { key: cacheKey, raw: hit.prefetched };
+      this.status.recovered();
+    } catch (error) {
+      this.status.failed(error);
+      return true;
+    }
+    const plan = (hit.plan && hit.plan in PLAN_LIMITS ? hit.plan : (await this.organizations.get(orgId)).plan) as Plan;
+    const window = { limit: PLAN_LIMITS[plan].requestsPerMinute, used: hit.totalHits, msToReset: hit.msToExpire };
+    this.setHeaders(reply, window);
+    if (window.used <= window.limit) return true;
+    throw this.tooMany(
+      reply,
+      'Plan Limit Exceeded',
+      `Your ${plan} plan allows ${window.limit} requests per minute; upgrade your plan for more.`,
+      window.msToReset,
+    );
+  }
+
+  private async limitByIp(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    const throttler = this.throttlers.find((t) => t.name === AUTH_THROTTLER);
+    if (!throttler) return true;
+    const ttl = this.ttlOf(AUTH_THROTTLER);
+    const limit = throttler.limit as number;
+    const key = rateLimitKeys.auth(request.routeOptions.url ?? '', await this.getTracker(request));
+    let record;
+    try {
+      record = await this.storage.increment(key, ttl, limit, ttl, AUTH_THROTTLER);
+      this.status.recovered();
+    } catch (error) {
+      this.status.failed(error);
+      return true;
+    }
+    const window = { limit, used: record.totalHits, msToReset: record.timeToExpire * 1000 };
+    this.setHeaders(reply, window);
+    if (!record.isBlocked) return true;
+    throw this.tooMany(
+      reply,
+      'Too Many Requests',
+      `Too many attempts from your address: ${limit} per minute are allowed on this route.`,
+      Math.max(record.timeToBlockExpire, 1) * 1000,
+    );
+  }
+
+  private ttlOf(name: string): number {
+    return (this.throttlers.find((t) => t.name === name)?.ttl as number | undefined) ?? 60_000;
+  }
+
+  private setHeaders(reply: FastifyReply, window: Window): void {
+    reply.header('X-RateLimit-Limit', window.limit);
+    reply.header('X-RateLimit-Remaining', Math.max(0, window.limit - window.used));
+    reply.header('X-RateLimit-Reset', Math.ceil((Date.now() + window.msToReset) / 1000));
+  }
+
+  private tooMany(reply: FastifyReply, error: string, message: string, msToReset: number): HttpException {
+    const retryAfter = Math.max(1, Math.ceil(msToReset / 1000));
+    reply.header('Retry-After', retryAfter);
+    return new HttpException({ statusCode: HttpStatus.TOO_MANY_REQUESTS, error, message, retryAfter }, HttpStatus.TOO_MANY_REQUESTS);
+  }
+}

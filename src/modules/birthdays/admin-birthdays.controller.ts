@@ -1,0 +1,23 @@
+import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiForbiddenResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../../core/http/pagination.dto';
+import { Roles } from '../auth/auth.decorators';
+import { BirthdaysService } from './birthdays.service';
+import { BirthdayRunQueuedDto, RunBirthdaysDto } from './dto/birthday.dto';
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Not an ADMIN' })
+@Roles('ADMIN')
+@Controller('api/admin/birthdays')
+export class AdminBirthdaysController {
+  constructor(private readonly birthdays: BirthdaysService) {}
+
+  @Post('run')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Queue the daily birthday check for a date now (running it twice starts nothing twice)' })
+  @ApiAcceptedResponse({ type: BirthdayRunQueuedDto })
+  run(@Body() dto: RunBirthdaysDto): Promise<BirthdayRunQueuedDto> {
+    return this.birthdays.queueRun(dto.date);
+  }
+}

@@ -1,0 +1,20 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Tenant } from '../auth/auth.decorators';
+import { TenantScope } from '../auth/tenant-scope';
+import { BirthdaysService } from './birthdays.service';
+import { UpcomingBirthdayPageDto, UpcomingQueryDto } from './dto/birthday.dto';
+
+@ApiTags('birthdays')
+@ApiBearerAuth()
+@Controller('api/birthdays')
+export class BirthdaysController {
+  constructor(private readonly birthdays: BirthdaysService) {}
+
+  @Get('upcoming')
+  @ApiOperation({ summary: 'Contacts with a birthday in the next N days (today included, BIRTHDAY_TZ), soonest first' })
+  @ApiOkResponse({ type: UpcomingBirthdayPageDto })
+  upcoming(@Tenant() scope: TenantScope, @Query() query: UpcomingQueryDto) {
+    return this.birthdays.upcoming(scope, query.days, query.page, query.limit);
+  }
+}

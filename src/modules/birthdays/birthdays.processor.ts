@@ -1,0 +1,25 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Job, UnrecoverableError } from 'bullmq';
+import { workerOptions } from '../../core/queues/worker-providers';
+import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
+import { BirthdayRunSummary, BirthdaysService } from './birthdays.service';
+
+@Processor(QueueName.Birthdays, workerOptions())
+export class BirthdaysProcessor extends WorkerHost {
+  constructor(private readonly birthdays: BirthdaysService) {
+    super();
+  }
+
+  async process(job: Job): Promise<BirthdayRunSummary> {
+    switch (job.name) {
+      case JobName.CheckBirthdays: {
+        const { date } = job.data as JobPayloads[JobName.CheckBirthdays];
+        // A scheduled run checks the day it was due, even when a worker takes it up late.
+        const due = new Date(job.opts.prevMillis ?? job.timestamp);
+        return this.birthdays.runDailyCheck(date ?? this.birthdays.today(due));
+      }
+      default:
+        throw new UnrecoverableError(`Unknown job ${job.name} on queue ${QueueName.Birthdays}`);
+    }
+  }
+}

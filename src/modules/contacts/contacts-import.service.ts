@@ -1,0 +1,267 @@
+import { BadRequestException, Injectable } from '@nestjs/common';
+import { CsvError, parse } from 'csv-parse';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { isUniqueViolation } from '../../core/prisma/prisma-errors';
+import { PrismaService } from '../../core/prisma/prisma.service';
+import type { TenantScope } from '../auth/tenant-scope';
+import { ContactFields, birthdayColumns, validateRow } from './contact-fields';
+import type { ContactTagAddedEvent } from './contact.events';
+import { ContactsRepository, Db } from './contacts.repository';
+import { ContactsService } from './contacts.service';
+import { ImportErrorDto, ImportResultDto } from './dto/contact.dto';
+
+const BATCH_SIZE = 500;
+const COLUMNS: Record<string, string> = {
+  name: 'name',
+  email: 'email',
+  phone: 'phone',
+  birthday: 'birthday',
+  tags: 'tags',
+  instagramid: 'instagramId',
+};
+
+interface Row {
+  line: number;
+  fields: ContactFields;
+}
+
+interface BatchOutcome {
+  created: number;
+  updated: number;
+  errors: ImportErrorDto[];
+  added: ContactTagAddedEvent[];
+  /** Rows that target a contact another row of the batch already updates: written in a next batch, in file order. */
+  deferred: Row[];
+}
+
+let sequence = 0;
+/** A cuid-shaped id made here, so a batch's contacts can be linked to their tags without reading them back. */
+function newContactId(): string {
+  sequence = (sequence + 1) % 36 ** 4;
+  return `c${Date.now().toString(36).padStart(8, '0')}${sequence.toString(36).padStart(4, '0')}${randomBytes(8).toString('hex').slice(0, 12)}`;
+}
+
+/**
+ * CSV import, streamed: rows are parsed and validated one by one and written
+ * in batches of 500 (one lookup, one transaction each). A row whose email or
+ * phone matches a contact (existing, or created earlier in the file) updates
+ * it; rows past the plan's contact cap are rejected; every rejected line is
+ * reported with its reason. Caches are invalidated once, at the end.
+ */
+@Injectable()
+export class ContactsImportService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly repository: ContactsRepository,
+    private readonly contacts: ContactsService,
+  ) {}
+
+  async import(scope: TenantScope, file: Readable): Promise<ImportResultDto> {
+    const result: ImportResultDto = { created: 0, updated: 0, rejected: 0, errors: [] };
+    const added: ContactTagAddedEvent[] = [];
+    const reject = (line: number, reason: string) => {
+      result.rejected += 1;
+      result.errors.push({ line, reason });
+    };
+    let batch: Row[] = [];
+    const seen = new Set<string>();
+    const flush = async () => {
+      let pending = batch;
+      batch = [];
+      seen.clear();
+      while (pending.length > 0) {
+        const outcome = await this.writeBatch(scope, pending);
+        result.created += outcome.created;
+        result.updated += outcome.updated;
+        for (const error of outcome.errors) reject(error.line, error.reason);
+        added.push(...outcome.added);
+        pending = outcome.deferred;
+      }
+    };
+
+    const parser = file.pipe(parse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: true, skip_records_with_error: true }));
+    // A record the parser cannot read (a quote never closed…) is reported and skipped; the rest goes on.
+    parser.on('skip', (error: CsvError & { lines?: number }) => reject(error.lines ?? 0, `malformed CSV: ${error.message}`));
+    let header: string[] | undefined;
+    try {
+      for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+        if (!header) {
+          header = this.headerOf(record);
+          continue;
+        }
+        if (record.length !== header.length) {
+          reject(info.lines, `expected ${header.length} fields, found ${record.length}`);
+          continue;
+        }
+        const checked = validateRow(Object.fromEntries(header.map((key, i) => [key, record[i]])));
+        if ('problems' in checked) {
+          reject(info.lines, checked.problems.join('; '));
+          continue;
+        }
+        const keys = [checked.fields.email && `e:${checked.fields.email}`, checked.fields.phone && `p:${checked.fields.phone}`].filter(Boolean) as string[];
+        // Two rows for one contact in a batch would race in one statement: write the first before taking the second.
+        if (keys.some((k) => seen.has(k))) await flush();
+        keys.forEach((k) => seen.add(k));
+        batch.push({ line: info.lines, fields: checked.fields });
+        if (batch.length >= BATCH_SIZE) await flush();
+      }
+    } catch (error) {
+      file.resume();
+      if (error instanceof BadRequestException) throw error;
+      const stopped = this.stopReason(error);
+      if (!stopped) throw error;
+      result.rejected += 1;
+      result.errors.push(stopped);
+    }
+    await flush();
+    if (!header) throw new BadRequestException('The file is empty: expected a header line with at least a "name" column.');
+    if (result.created + result.updated > 0) await this.contacts.afterWrite(scope.organizationId, added);
+    result.errors.sort((x, y) => x.line - y.line);
+    return result;
+  }
+
+  private headerOf(record: string[]): string[] {
+    const header = record.map((cell) => COLUMNS[cell.trim().toLowerCase().replace(/[\s_-]/g, '')] ?? `?${cell.trim()}`);
+    const unknown = header.filter((key) => key.startsWith('?')).map((key) => key.slice(1));
+    if (unknown.length > 0) {
+      throw new BadRequestException(`Unknown column(s): ${unknown.join(', ')}. Columns are: name, email, phone, birthday, tags, instagramId.`);
+    }
+    if (!header.includes('name')) throw new BadRequestException('The header must have a "name" column.');
+    if (new Set(header).size !== header.length) throw new BadRequestException('A column appears twice in the header.');
+    return header;
+  }
+
+  /** A malformed file or an oversized upload ends the import where it happened; what was read before stays imported. */
+  private stopReason(error: unknown): ImportErrorDto | undefined {
+    if (error instanceof CsvError) {
+      const line = (error as CsvError & { lines?: number }).lines ?? 0;
+      return { line, reason: `malformed CSV (${error.message}); the rest of the file was not read` };
+    }
+    if ((error as { code?: string })?.code === 'FST_REQ_FILE_TOO_LARGE') {
+      return { line: 0, reason: 'the file is larger than 20 MB; the rest of the file was not read' };
+    }
+    return undefined;
+  }
+
+  /** One batch in one transaction; a duplicate created meanwhile by someone else makes it retry row by row. */
+  private async writeBatch(scope: TenantScope, rows: Row[]): Promise<BatchOutcome> {
+    try {
+      return await this.tryBatch(scope, rows);
+    } catch (error) {
+      if (!isUniqueViolation(error) || rows.length === 1) {
+        if (isUniqueViolation(error)) {
+          return { created: 0, updated: 0, errors: [{ line: rows[0].line, reason: 'another contact got this email or phone during the import' }], added: [], deferred: [] };
+        }
+        throw error;
+      }
+      const total: BatchOutcome = { created: 0, updated: 0, errors: [], added: [], deferred: [] };
+      for (const row of rows) {
+        const one = await this.writeBatch(scope, [row]);
+        total.created += one.created;
+        total.updated += one.updated;
+        total.errors.push(...one.errors);
+        total.added.push(...one.added);
+        total.deferred.push(...one.deferred);
+      }
+      return total;
+    }
+  }
+
+  private async tryBatch(scope: TenantScope, rows: Row[]): Promise<BatchOutcome> {
+    const orgId = scope.organizationId;
+    const outcome: BatchOutcome = { created: 0, updated: 0, errors: [], added: [], deferred: [] };
+    const emails = rows.map((r) => r.fields.email).filter((e): e is string => !!e);
+    const phones = rows.map((r) => r.fields.phone).filter((p): p is string => !!p);
+    const existing =
+      emails.length + phones.length === 0
+        ? []
+        : await this.prisma.$queryRaw<{ id: string; email: string | null; phone: string | null }[]>`
+            SELECT id, email, phone FROM contacts
+            WHERE "organizationId" = ${orgId} AND (email = ANY(${emails}::text[]) OR phone = ANY(${phones}::text[]))`;
+    const byEmail = new Map(existing.filter((c) => c.email).map((c) => [c.email!, c.id]));
+    const byPhone = new Map(existing.filter((c) => c.phone).map((c) => [c.phone!, c.id]));
+
+    const creates: (Row & { id: string })[] = [];
+    const updates: (Row & { id: string })[] = [];
+    const targeted = new Set<string>();
+    for (const row of rows) {
+      const a = row.fields.email ? byEmail.get(row.fields.email) : undefined;
+      const b = row.fields.phone ? byPhone.get(row.fields.phone) : undefined;
+      if (a && b && a !== b) {
+        outcome.errors.push({ line: row.line, reason: 'its email belongs to one contact and its phone to another' });
+      } else if (a ?? b) {
+        const id = (a ?? b)!;
+        if (targeted.has(id)) outcome.deferred.push(row);
+        else updates.push({ ...row, id });
+        targeted.add(id);
+      } else {
+        creates.push({ ...row, id: newContactId() });
+      }
+    }
+
+    await this.prisma.$transaction(async (tx) => {
+      const granted = await this.repository.reserveSlots(tx, orgId, creates.length);
+      for (const row of creates.slice(granted)) {
+        outcome.errors.push({ line: row.line, reason: "your plan's contact limit is reached" });
+      }
+      const admitted = creates.slice(0, granted);
+      await this.bulkInsert(tx, orgId, admitted);
+      await this.bulkUpdate(tx, orgId, updates);
+      const links = [...admitted, ...updates].flatMap((row) => row.fields.tags.map((tag) => ({ contactId: row.id, tag })));
+      outcome.added = (await this.repository.attachTags(tx, orgId, links)).map((l) => ({ organizationId: orgId, ...l }));
+      outcome.created = admitted.length;
+      outcome.updated = updates.length;
+    }, { timeout: 30_000 });
+    return outcome;
+  }
+
+  /** Inserts a batch in one statement (arrays, not one parameter per cell). */
+  private async bulkInsert(tx: Db, orgId: string, rows: (Row & { id: string })[]): Promise<void> {
+    if (rows.length === 0) return;
+    const col = <T>(pick: (f: ContactFields) => T) => rows.map((r) => pick(r.fields));
+    const birthdays = col((f) => birthdayColumns(f.birthday));
+    await tx.$executeRaw`
+      INSERT INTO contacts (id, "organizationId", name, email, phone, "instagramId", birthday, "birthMonth", "birthDay", "createdAt", "updatedAt")
+      SELECT v.id, ${orgId}, v.name, v.email, v.phone, v.instagram, v.birthday, v.month::smallint, v.day::smallint,
+             now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+      FROM unnest(
+        ${rows.map((r) => r.id)}::text[],
+        ${col((f) => f.name)}::text[],
+        ${col((f) => f.email)}::text[],
+        ${col((f) => f.phone)}::text[],
+        ${col((f) => f.instagramId)}::text[],
+        ${birthdays.map((b) => (b.birthday ? b.birthday.toISOString().slice(0, 10) : null))}::text[]::date[],
+        ${birthdays.map((b) => b.birthMonth)}::int[],
+        ${birthdays.map((b) => b.birthDay)}::int[]
+      ) AS v(id, name, email, phone, instagram, birthday, month, day)`;
+  }
+
+  /** Updates many contacts in one statement; cells left empty keep the contact's value. */
+  private async bulkUpdate(tx: Db, orgId: string, rows: (Row & { id: string })[]): Promise<void> {
+    if (rows.length === 0) return;
+    const col = <T>(pick: (f: ContactFields) => T) => rows.map((r) => pick(r.fields));
+    const birthdays = col((f) => birthdayColumns(f.birthday));
+    await tx.$executeRaw`
+      UPDATE contacts AS c SET
+        name = v.name,
+        email = COALESCE(v.email, c.email),
+        phone = COALESCE(v.phone, c.phone),
+        "instagramId" = COALESCE(v.instagram, c."instagramId"),
+        birthday = COALESCE(v.birthday, c.birthday),
+        "birthMonth" = COALESCE(v.month::smallint, c."birthMonth"),
+        "birthDay" = COALESCE(v.day::smallint, c."birthDay"),
+        "updatedAt" = now() AT TIME ZONE 'UTC'
+      FROM unnest(
+        ${rows.map((r) => r.id)}::text[],
+        ${col((f) => f.name)}::text[],
+        ${col((f) => f.email)}::text[],
+        ${col((f) => f.phone)}::text[],
+        ${col((f) => f.instagramId)}::text[],
+        ${birthdays.map((b) => (b.birthday ? b.birthday.toISOString().slice(0, 10) : null))}::text[]::date[],
+        ${birthdays.map((b) => b.birthMonth)}::int[],
+        ${birthdays.map((b) => b.birthDay)}::int[]
+      ) AS v(id, name, email, phone, instagram, birthday, month, day)
+      WHERE c.id = v.id AND c."organizationId" = ${orgId}`;
+  }
+}

@@ -1,0 +1,132 @@
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiPropertyOptions, PartialType, getSchemaPath } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import {
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsEnum,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  MaxLength,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { Channel, TriggerType } from '../../../generated/prisma/enums';
+import { TAG_MAX } from '../../contacts/contact-fields';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+export class SendMessageStepDto {
+  @ApiProperty({ enum: ['SEND_MESSAGE'] }) type: 'SEND_MESSAGE';
+  @ApiProperty({ enum: Channel, example: 'WHATSAPP' }) channel: Channel;
+  @ApiProperty({ example: 'Oi {{nome}}, obrigado pela compra!', description: 'A template, rendered per contact' })
+  content: string;
+}
+
+export class WaitStepDto {
+  @ApiProperty({ enum: ['WAIT'] }) type: 'WAIT';
+  @ApiProperty({ example: 259200, description: 'Seconds before the next step (a delayed job), at most one year' })
+  seconds: number;
+}
+
+export class TagStepDto {
+  @ApiProperty({ enum: ['ADD_TAG', 'REMOVE_TAG'] }) type: 'ADD_TAG' | 'REMOVE_TAG';
+  @ApiProperty({ example: 'welcomed' }) tag: string;
+}
+
+const STEP_SCHEMA: ApiPropertyOptions = {
+  type: 'array',
+  minItems: 1,
+  items: {
+    oneOf: [
+      { $ref: getSchemaPath(SendMessageStepDto) },
+      { $ref: getSchemaPath(WaitStepDto) },
+      { $ref: getSchemaPath(TagStepDto) },
+    ],
+  },
+  example: [
+    { type: 'SEND_MESSAGE', channel: 'WHATSAPP', content: 'Bem-vinda, {{nome}}!' },
+    { type: 'WAIT', seconds: 259200 },
+    { type: 'ADD_TAG', tag: 'welcomed' },
+  ],
+};
+
+export class FlowTriggerDto {
+  @ApiProperty({ enum: TriggerType, example: 'TAG_ADDED' })
+  @IsEnum(TriggerType)
+  type: TriggerType;
+
+  @ApiPropertyOptional({ example: 'vip', description: 'The tag that starts the flow; required for (and only for) TAG_ADDED' })
+  @ValidateIf((t: FlowTriggerDto) => t.type === TriggerType.TAG_ADDED || t.tag !== undefined)
+  @Transform(trim)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(TAG_MAX)
+  tag?: string;
+}
+
+@ApiExtraModels(SendMessageStepDto, WaitStepDto, TagStepDto)
+export class CreateFlowDto {
+  @ApiProperty({ example: 'Boas-vindas VIP' })
+  @Transform(trim)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(120)
+  name: string;
+
+  @ApiPropertyOptional({ default: true, description: 'An inactive flow starts no new runs' })
+  @IsOptional()
+  @IsBoolean()
+  active?: boolean;
+
+  @ApiProperty({ type: FlowTriggerDto })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => FlowTriggerDto)
+  trigger: FlowTriggerDto;
+
+  @ApiProperty({ ...STEP_SCHEMA, description: 'Run in order; an invalid list is a 400 naming each bad step' })
+  @IsDefined()
+  @IsArray()
+  steps: Record<string, unknown>[];
+}
+
+export class UpdateFlowDto extends PartialType(CreateFlowDto) {}
+
+export class FlowTriggerResponseDto {
+  @ApiProperty({ enum: TriggerType, example: 'TAG_ADDED' }) type: TriggerType;
+  @ApiProperty({ example: 'vip', nullable: true, type: String }) tag: string | null;
+}
+
+@ApiExtraModels(SendMessageStepDto, WaitStepDto, TagStepDto)
+export class FlowDto {
+  @ApiProperty({ example: 'cm3x1flow0000' }) id: string;
+  @ApiProperty({ example: 'Boas-vindas VIP' }) name: string;
+  @ApiProperty({ example: true }) active: boolean;
+  @ApiProperty({ type: FlowTriggerResponseDto }) trigger: FlowTriggerResponseDto;
+  @ApiProperty(STEP_SCHEMA) steps: Record<string, unknown>[];
+  @ApiProperty({ example: 3, description: 'Bumped by every edit; runs keep the version they started with' })
+  version: number;
+  @ApiPropertyOptional({
+    example: 'https://api.zyva.app/api/webhooks/flows/cm3x1flow0000',
+    description: 'WEBHOOK flows: where to POST events',
+  })
+  webhookUrl?: string;
+  @ApiPropertyOptional({
+    example: '3f1c…64 hex chars',
+    description: 'WEBHOOK flows: the HMAC-SHA256 signing secret, answered only once (when created); store it',
+  })
+  webhookSecret?: string;
+  @ApiProperty({ example: '2026-11-01T12:00:00.000Z' }) createdAt: string;
+  @ApiProperty({ example: '2026-11-01T12:00:00.000Z' }) updatedAt: string;
+}
+
+export class FlowPageDto {
+  @ApiProperty({ type: [FlowDto] }) data: FlowDto[];
+  @ApiProperty({ example: 1 }) total: number;
+  @ApiProperty({ example: 1 }) page: number;
+  @ApiProperty({ example: 20 }) limit: number;
+}

@@ -1,0 +1,113 @@
+import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { PrismaService } from '../../core/prisma/prisma.service';
+import type { Flow, Prisma } from '../../generated/prisma/client';
+import { TriggerType } from '../../generated/prisma/enums';
+import type { TenantScope } from '../auth/tenant-scope';
+import type { ContactTagAddedEvent } from '../contacts/contact.events';
+import { StartExecutionDto } from './dto/execution.dto';
+import { FlowExecutionsService, StartedRun } from './flow-executions.service';
+
+/**
+ * Where runs begin: one method per trigger, each deciding the key that
+ * identifies its event (the same event never starts a flow twice for a contact).
+ */
+@Injectable()
+export class FlowTriggersService {
+  private readonly logger = new Logger(FlowTriggersService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly executions: FlowExecutionsService,
+  ) {}
+
+  /** `POST /api/flows/:id/executions`: a MANUAL run; a repeated `Idempotency-Key` answers the first run. */
+  async manual(scope: TenantScope, flowId: string, dto: StartExecutionDto, idempotencyKey?: string): Promise<StartedRun> {
+    const flow = await this.prisma.flow.findFirst({ where: scope.where({ id: flowId }) });
+    if (!flow) throw new NotFoundException('Flow not found.');
+    await this.checkStartable(flow, dto.contactId);
+    return this.executions.start({
+      flow,
+      contactId: dto.contactId,
+      triggerType: TriggerType.MANUAL,
+      triggerData: dto.data as Prisma.InputJsonObject | undefined,
+      dedupeKey: `manual:${flow.id}:${dto.contactId}:${idempotencyKey ?? randomUUID()}`,
+    });
+  }
+
+  /**
+   * A signed webhook delivery. `eventKey` identifies the delivery (the
+   * sender's Idempotency-Key, else a hash of the raw body), so a redelivered
+   * event starts nothing new.
+   */
+  async webhook(flow: Flow, dto: StartExecutionDto, eventKey: string): Promise<StartedRun> {
+    await this.checkStartable(flow, dto.contactId);
+    return this.executions.start({
+      flow,
+      contactId: dto.contactId,
+      triggerType: TriggerType.WEBHOOK,
+      triggerData: dto.data as Prisma.InputJsonObject | undefined,
+      dedupeKey: `webhook:${flow.id}:${dto.contactId}:${eventKey}`,
+    });
+  }
+
+  /**
+   * A tag was added to a contact: start the organization's active TAG_ADDED
+   * flows for it. The event is identified by when that tag was attached, so a
+   * repeated event is one run, while removing and re-adding the tag later is a
+   * new event. A flow never re-triggers itself for a contact with a run of it
+   * still in progress (a flow that removes and re-adds its own tag would loop).
+   */
+  async tagAdded(event: ContactTagAddedEvent): Promise<void> {
+    const flows = await this.prisma.flow.findMany({
+      where: { organizationId: event.organizationId, triggerType: TriggerType.TAG_ADDED, active: true, triggerTag: event.tag },
+    });
+    if (flows.length === 0) return;
+    const link = await this.prisma.contactTag.findFirst({
+      where: {
+        contactId: event.contactId,
+        contact: { organizationId: event.organizationId },
+        tag: { organizationId: event.organizationId, name: event.tag },
+      },
+      select: { createdAt: true },
+    });
+    if (!link) return; // the tag was removed again before the event got here
+    for (const flow of flows) {
+      if (await this.executions.hasRunInProgress(flow.id, event.contactId)) {
+        this.logger.log(`Flow ${flow.id} not re-triggered: contact ${event.contactId} has a run of it in progress`);
+        continue;
+      }
+      await this.executions.start({
+        flow,
+        contactId: event.contactId,
+        triggerType: TriggerType.TAG_ADDED,
+        triggerData: { tag: event.tag },
+        dedupeKey: `tag:${flow.id}:${event.contactId}:${event.tag}:${link.createdAt.getTime()}`,
+      });
+    }
+  }
+
+  /** The daily check's runs: one per flow and contact for that date, whatever number of times it runs. */
+  birthdays(flows: Flow[], contactIds: string[], date: string): Promise<number> {
+    return this.executions.startMany(
+      flows.flatMap((flow) =>
+        contactIds.map((contactId) => ({
+          flow,
+          contactId,
+          triggerType: TriggerType.BIRTHDAY,
+          triggerData: { date },
+          dedupeKey: `birthday:${flow.id}:${contactId}:${date}`,
+        })),
+      ),
+    );
+  }
+
+  private async checkStartable(flow: Flow, contactId: string): Promise<void> {
+    if (!flow.active) throw new ConflictException('This flow is inactive; activate it to start runs.');
+    const contact = await this.prisma.contact.findFirst({
+      where: { id: contactId, organizationId: flow.organizationId },
+      select: { id: true },
+    });
+    if (!contact) throw new NotFoundException('Contact not found.');
+  }
+}

@@ -1,0 +1,34 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Job, UnrecoverableError } from 'bullmq';
+import { workerOptions } from '../../core/queues/worker-providers';
+import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
+import { FlowReconcileReport, FlowReconcilerService } from './flow-reconciler.service';
+import { FlowRunnerService } from './flow-runner.service';
+
+@Processor(QueueName.Flows, workerOptions())
+export class FlowsProcessor extends WorkerHost {
+  constructor(
+    private readonly runner: FlowRunnerService,
+    private readonly reconciler: FlowReconcilerService,
+  ) {
+    super();
+  }
+
+  async process(job: Job): Promise<void | FlowReconcileReport> {
+    switch (job.name) {
+      case JobName.ExecuteFlowStep: {
+        const { executionId, stepIndex } = job.data as JobPayloads[JobName.ExecuteFlowStep];
+        await this.runner.runStep({
+          executionId,
+          stepIndex,
+          lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+        });
+        return;
+      }
+      case JobName.ReconcileFlows:
+        return this.reconciler.run();
+      default:
+        throw new UnrecoverableError(`Unknown job ${job.name} on queue ${QueueName.Flows}`);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsDateString, IsEnum, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, MaxLength } from 'class-validator';
+import { PaginatedMetaDto, PaginationQueryDto } from '../../../core/http/pagination.dto';
+import { Channel, MessageStatus } from '../../../generated/prisma/enums';
+
+/** A full date-time with its zone: a bare date is not a moment. */
+export const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export class CreateMessageDto {
+  @ApiProperty({ example: 'cm3x1contact00' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  contactId: string;
+
+  @ApiProperty({ enum: Channel, example: 'WHATSAPP' })
+  @IsEnum(Channel)
+  channel: Channel;
+
+  @ApiProperty({
+    example: 'Olá {{nome}}! Sua encomenda chegou.',
+    description: 'A template: {{nome}}, {{name}}, {{email}} and {{phone}} are replaced with the contact\'s values; nothing is evaluated.',
+    maxLength: 4096,
+  })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  content: string;
+
+  @ApiPropertyOptional({ example: 'https://cdn.lojadaana.com.br/promo.jpg', description: 'Image, video, audio or document sent with the text' })
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true })
+  @MaxLength(2048)
+  mediaUrl?: string;
+
+  @ApiPropertyOptional({ example: '2026-12-24T12:00:00.000Z', description: 'Send later (at most a year ahead); past times send now' })
+  @IsOptional()
+  @IsDateString({ strict: true, strictSeparator: true })
+  @Matches(DATE_TIME, { message: 'scheduledFor must be an ISO-8601 date-time with a time zone, e.g. 2026-12-24T12:00:00Z' })
+  scheduledFor?: string;
+}
+
+export class MessageListQueryDto extends PaginationQueryDto {
+  @ApiPropertyOptional({ enum: MessageStatus })
+  @IsOptional()
+  @IsEnum(MessageStatus)
+  status?: MessageStatus;
+
+  @ApiPropertyOptional({ enum: Channel })
+  @IsOptional()
+  @IsEnum(Channel)
+  channel?: Channel;
+
+  @ApiPropertyOptional({ example: 'cm3x1contact00' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  contactId?: string;
+
+  @ApiPropertyOptional({ example: 'cm3x1campaign0' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  campaignId?: string;
+}
+
+export class MessageAcceptedDto {
+  @ApiProperty({ example: 'cm3x1message00' }) id: string;
+  @ApiProperty({ enum: ['QUEUED', 'SCHEDULED'], example: 'QUEUED' }) status: 'QUEUED' | 'SCHEDULED';
+}
+
+export class MessageDto {
+  @ApiProperty({ example: 'cm3x1message00' }) id: string;
+  @ApiProperty({ example: 'cm3x1contact00' }) contactId: string;
+  @ApiProperty({ enum: Channel, example: 'WHATSAPP' }) channel: Channel;
+  @ApiProperty({ example: 'Olá {{nome}}! Sua encomenda chegou.' }) content: string;
+  @ApiProperty({ nullable: true, type: String, example: null }) mediaUrl: string | null;
+  @ApiProperty({ enum: MessageStatus, example: 'SENT' }) status: MessageStatus;
+  @ApiProperty({ nullable: true, type: String, example: 'wamid.HBgLNTUxMTk5OTk5OTk5ORUCABEYEjQ3' }) externalId: string | null;
+  @ApiProperty({ example: 1 }) attempts: number;
+  @ApiProperty({ nullable: true, type: String, example: '2026-11-26T12:00:01.000Z' }) sentAt: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null }) deliveredAt: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null }) readAt: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null }) failedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null }) errorMessage: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null }) scheduledFor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null }) campaignId: string | null;
+  @ApiProperty({ example: '2026-11-26T12:00:00.000Z' }) createdAt: string;
+}
+
+export class MessagePageDto extends PaginatedMetaDto {
+  @ApiProperty({ type: [MessageDto] }) data: MessageDto[];
+}
+
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;

@@ -1,0 +1,28 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnModuleDestroy } from '@nestjs/common';
+import type { Job } from 'bullmq';
+import { JobName, QueueName } from '../../../core/queues/queue.catalogue';
+import { workerOptions } from '../../../core/queues/worker-providers';
+import { AccountEmailService, SendEmailJob } from './account-email.service';
+
+/** Consumer of the `emails` queue (worker and all roles only). */
+@Processor(QueueName.Emails, workerOptions())
+export class EmailsProcessor extends WorkerHost implements OnModuleDestroy {
+  constructor(private readonly emails: AccountEmailService) {
+    super();
+  }
+
+  process(job: Job): Promise<unknown> {
+    switch (job.name as JobName) {
+      case JobName.SendEmail:
+        return this.emails.send(job as SendEmailJob);
+      default:
+        throw new Error(`Unknown job ${job.name} on queue ${QueueName.Emails}`);
+    }
+  }
+
+  /** Graceful shutdown: finish the emails being sent before the process exits. */
+  async onModuleDestroy(): Promise<void> {
+    await this.worker.close();
+  }
+}

@@ -1,0 +1,90 @@
+import { Queue, Worker } from 'bullmq';
+import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
+import { SESSION_COOKIE } from '../../src/modules/auth/auth.types';
+import { Fixtures, RegisteredUser, bearer, waitFor } from '../utils/factories';
+import { TestApp, createTestApp } from '../utils/test-app';
+import { TcpProxy } from '../utils/tcp-proxy';
+
+const cookie = (token: string) => ({ Cookie: `${SESSION_COOKIE}=${token}` });
+
+function sampleOf(text: string, name: string, labels: Record<string, string> = {}): number {
+  const line = text.split('\n').find((l) => l.startsWith(name) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+describe('operations while Redis goes away and comes back (e2e)', () => {
+  const proxy = new TcpProxy(new URL(process.env.REDIS_URL!));
+  let t: TestApp;
+  let fixtures: Fixtures;
+  let admin: RegisteredUser;
+  let direct: Queue;
+  let worker: Worker;
+
+  const metrics = async () => {
+    const res = await t.http.get('/metrics');
+    expect(res.status).toBe(200);
+    return res.text;
+  };
+
+  beforeAll(async () => {
+    await proxy.start();
+    t = await createTestApp({ APP_ROLE: 'api', REDIS_URL: proxy.url, METRICS_TOKEN: '' });
+    fixtures = new Fixtures(t);
+    admin = await fixtures.createAdmin();
+    // Another process's view of the queues, on the real Redis: it never loses its connection.
+    const prefix = t.queue(QueueName.Emails).opts.prefix;
+    const connection = { url: process.env.REDIS_URL!, maxRetriesPerRequest: null };
+    direct = new Queue(QueueName.Emails, { connection, prefix });
+    worker = new Worker(QueueName.Emails, async () => 'sent', { connection, prefix });
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await direct?.close();
+    await fixtures?.cleanup();
+    await t?.close();
+    await proxy.cut().catch(() => undefined);
+  });
+
+  const payload = { template: 'verify-email' as const, userId: 'u1', to: 'a@test.zyva.dev', name: 'Ana', url: 'http://localhost/v' };
+  const completed = { queue: 'emails' };
+
+  it('keeps serving /metrics, refuses the dashboard with 503, and counts jobs finished meanwhile once Redis is back', async () => {
+    await direct.add(JobName.SendEmail, payload);
+    const start = await waitFor(async () => {
+      const text = await metrics();
+      return sampleOf(text, 'zyva_queue_jobs_completed_total', completed) === 1 ? text : null;
+    });
+    const sampledBefore = sampleOf(start, 'zyva_queue_sampled_timestamp_seconds');
+    expect((await t.http.get('/admin/queues').set(cookie(admin.token))).status).toBe(200);
+
+    await proxy.cut();
+
+    const health = await t.http.get('/health');
+    expect(health.status).toBe(503);
+    expect(health.body.error.redis.status).toBe('down');
+    const board = await t.http.get('/admin/queues').set(cookie(admin.token));
+    expect(board.status).toBe(503);
+    expect(board.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+    expect((await t.http.get('/api/admin/redis/stats').set(bearer(admin.token))).status).toBe(503);
+    const during = await metrics();
+    expect(sampleOf(during, 'zyva_queue_jobs_completed_total', completed)).toBe(1);
+
+    // Finished by another worker while this API process cannot see Redis.
+    const job = await direct.add(JobName.SendEmail, payload);
+    await waitFor(async () => (await job.getState()) === 'completed');
+
+    await proxy.start();
+    const after = await waitFor(async () => {
+      const text = await metrics();
+      return sampleOf(text, 'zyva_queue_jobs_completed_total', completed) === 2 &&
+        sampleOf(text, 'zyva_queue_sampled_timestamp_seconds') > sampledBefore
+        ? text
+        : null;
+    }, 20_000);
+    expect(sampleOf(after, 'zyva_queue_jobs_completed_total', completed)).toBe(2);
+    await waitFor(async () => (await t.http.get('/admin/queues').set(cookie(admin.token))).status === 200);
+    expect((await t.http.get('/api/admin/redis/stats').set(bearer(admin.token))).status).toBe(200);
+    expect((await t.http.get('/health')).status).toBe(200);
+  });
+});
