@@ -72,6 +72,19 @@ export class JobProducer {
     return this.queues[QUEUE_OF_JOB[job]];
   }
 
+  /**
+   * A job repeated every `everyMs` across the whole cluster: one BullMQ job
+   * scheduler (id = job name), however many workers register it. The first
+   * run comes one interval after boot.
+   */
+  scheduleEvery<N extends JobName>(name: N, everyMs: number, data: JobPayloads[N]): Promise<unknown> {
+    return this.queueOf(name).upsertJobScheduler(
+      name,
+      { every: everyMs, startDate: new Date(Date.now() + everyMs) },
+      { name, data, opts: { attempts: 1, removeOnComplete: 20, removeOnFail: 50 } },
+    );
+  }
+
   add<N extends JobName>(name: N, data: JobPayloads[N], opts?: JobsOptions): Promise<Job<JobPayloads[N]>> {
     const queue = this.queueOf(name);
     return bounded(queue.add(name, data, opts) as Promise<Job<JobPayloads[N]>>, queue.name);

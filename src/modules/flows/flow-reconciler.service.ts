@@ -9,7 +9,6 @@ import { stepJobId } from './flow-executions.service';
 
 const PAGE = 500;
 const MAX_ROUNDS = 20;
-const SCHEDULER_ID = 'reconcile-flows';
 const PENDING: (JobState | 'unknown')[] = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'];
 
 export interface FlowReconcileReport {
@@ -42,11 +41,7 @@ export class FlowReconcilerService implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.upsertJobScheduler(
-      SCHEDULER_ID,
-      { every: this.config.RECONCILE_INTERVAL_MS, startDate: new Date(Date.now() + this.config.RECONCILE_INTERVAL_MS) },
-      { name: JobName.ReconcileFlows, data: {}, opts: { attempts: 1, removeOnComplete: 20, removeOnFail: 50 } },
-    );
+    await this.jobs.scheduleEvery(JobName.ReconcileFlows, this.config.RECONCILE_INTERVAL_MS, {});
   }
 
   async run(): Promise<FlowReconcileReport> {

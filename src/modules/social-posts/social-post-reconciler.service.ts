@@ -9,7 +9,6 @@ import type { PublishOutcome } from './social-post-publishing.service';
 
 const PAGE = 500;
 const MAX_ROUNDS = 20;
-const SCHEDULER_ID = 'reconcile-social-posts';
 const PENDING: (JobState | 'unknown')[] = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'];
 
 export interface SocialPostReconcileReport {
@@ -43,11 +42,7 @@ export class SocialPostReconcilerService implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.upsertJobScheduler(
-      SCHEDULER_ID,
-      { every: this.config.RECONCILE_INTERVAL_MS, startDate: new Date(Date.now() + this.config.RECONCILE_INTERVAL_MS) },
-      { name: JobName.ReconcileSocialPosts, data: {}, opts: { attempts: 1, removeOnComplete: 20, removeOnFail: 50 } },
-    );
+    await this.jobs.scheduleEvery(JobName.ReconcileSocialPosts, this.config.RECONCILE_INTERVAL_MS, {});
   }
 
   async run(): Promise<SocialPostReconcileReport> {

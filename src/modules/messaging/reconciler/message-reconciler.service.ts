@@ -10,7 +10,6 @@ import { SENDABLE } from '../message-send.repository';
 /** Messages checked per round trip, and at most this many rounds per run. */
 const PAGE = 500;
 const MAX_ROUNDS = 20;
-const SCHEDULER_ID = 'reconcile-messages';
 
 export interface ReconcileReport {
   checked: number;
@@ -43,12 +42,7 @@ export class MessageReconcilerService implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.upsertJobScheduler(
-      SCHEDULER_ID,
-      // First run one interval after boot: a starting worker has nothing to reconcile that the grace would allow.
-      { every: this.config.RECONCILE_INTERVAL_MS, startDate: new Date(Date.now() + this.config.RECONCILE_INTERVAL_MS) },
-      { name: JobName.ReconcileMessages, data: {}, opts: { attempts: 1, removeOnComplete: 20, removeOnFail: 50 } },
-    );
+    await this.jobs.scheduleEvery(JobName.ReconcileMessages, this.config.RECONCILE_INTERVAL_MS, {});
   }
 
   async run(job?: Job): Promise<ReconcileReport> {
