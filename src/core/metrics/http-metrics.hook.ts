@@ -13,11 +13,26 @@ export const UNMATCHED_ROUTE = 'unmatched';
  * (`/api/contacts/:id`), never the raw URL, to keep cardinality bounded.
  */
 export function installHttpMetrics(fastify: FastifyInstance, metrics: MetricsService): void {
+  // Label children resolved once per (method, route, status): prom-client hashes label objects on every call.
+  const series = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+  const seriesOf = (method: string, route: string, status: number) => {
+    const id = `${method} ${status} ${route}`;
+    let found = series.get(id);
+    if (!found) {
+      const labels = { method, route, status_code: String(status) };
+      const counter = metrics.httpRequests.labels(labels);
+      const histogram = metrics.httpDuration.labels(labels);
+      found = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
+      series.set(id, found);
+    }
+    return found;
+  };
+
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-    const labels = { method: request.method, route, status_code: String(reply.statusCode) };
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    const s = seriesOf(request.method, route, reply.statusCode);
+    s.count();
+    s.observe(reply.elapsedTime / 1000);
 
     // The cache interceptor marks cached routes with X-Cache; reading the header keeps the two decoupled.
     const cache = reply.getHeader('x-cache');
