@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
+import { Prisma } from '../../generated/prisma/client';
 import type { TenantScope } from '../auth/tenant-scope';
 import { ContactFields, birthdayColumns, validateRow } from './contact-fields';
 import type { ContactTagAddedEvent } from './contact.events';
@@ -49,6 +50,22 @@ function newContactId(): string {
  * it; rows past the plan's contact cap are rejected; every rejected line is
  * reported with its reason. Caches are invalidated once, at the end.
  */
+/** The rows as one `unnest(...) AS v(id, name, email, phone, instagram, birthday, month, day)` relation. */
+function contactRows(rows: { id: string; fields: ContactFields }[]): Prisma.Sql {
+  const col = <T>(pick: (f: ContactFields) => T) => rows.map((r) => pick(r.fields));
+  const birthdays = col((f) => birthdayColumns(f.birthday));
+  return Prisma.sql`unnest(
+        ${rows.map((r) => r.id)}::text[],
+        ${col((f) => f.name)}::text[],
+        ${col((f) => f.email)}::text[],
+        ${col((f) => f.phone)}::text[],
+        ${col((f) => f.instagramId)}::text[],
+        ${birthdays.map((b) => (b.birthday ? b.birthday.toISOString().slice(0, 10) : null))}::text[]::date[],
+        ${birthdays.map((b) => b.birthMonth)}::int[],
+        ${birthdays.map((b) => b.birthDay)}::int[]
+      ) AS v(id, name, email, phone, instagram, birthday, month, day)`;
+}
+
 @Injectable()
 export class ContactsImportService {
   constructor(
@@ -219,29 +236,16 @@ export class ContactsImportService {
   /** Inserts a batch in one statement (arrays, not one parameter per cell). */
   private async bulkInsert(tx: Db, orgId: string, rows: (Row & { id: string })[]): Promise<void> {
     if (rows.length === 0) return;
-    const col = <T>(pick: (f: ContactFields) => T) => rows.map((r) => pick(r.fields));
-    const birthdays = col((f) => birthdayColumns(f.birthday));
     await tx.$executeRaw`
       INSERT INTO contacts (id, "organizationId", name, email, phone, "instagramId", birthday, "birthMonth", "birthDay", "createdAt", "updatedAt")
       SELECT v.id, ${orgId}, v.name, v.email, v.phone, v.instagram, v.birthday, v.month::smallint, v.day::smallint,
              now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-      FROM unnest(
-        ${rows.map((r) => r.id)}::text[],
-        ${col((f) => f.name)}::text[],
-        ${col((f) => f.email)}::text[],
-        ${col((f) => f.phone)}::text[],
-        ${col((f) => f.instagramId)}::text[],
-        ${birthdays.map((b) => (b.birthday ? b.birthday.toISOString().slice(0, 10) : null))}::text[]::date[],
-        ${birthdays.map((b) => b.birthMonth)}::int[],
-        ${birthdays.map((b) => b.birthDay)}::int[]
-      ) AS v(id, name, email, phone, instagram, birthday, month, day)`;
+      FROM ${contactRows(rows)}`;
   }
 
   /** Updates many contacts in one statement; cells left empty keep the contact's value. */
   private async bulkUpdate(tx: Db, orgId: string, rows: (Row & { id: string })[]): Promise<void> {
     if (rows.length === 0) return;
-    const col = <T>(pick: (f: ContactFields) => T) => rows.map((r) => pick(r.fields));
-    const birthdays = col((f) => birthdayColumns(f.birthday));
     await tx.$executeRaw`
       UPDATE contacts AS c SET
         name = v.name,
@@ -252,16 +256,7 @@ export class ContactsImportService {
         "birthMonth" = COALESCE(v.month::smallint, c."birthMonth"),
         "birthDay" = COALESCE(v.day::smallint, c."birthDay"),
         "updatedAt" = now() AT TIME ZONE 'UTC'
-      FROM unnest(
-        ${rows.map((r) => r.id)}::text[],
-        ${col((f) => f.name)}::text[],
-        ${col((f) => f.email)}::text[],
-        ${col((f) => f.phone)}::text[],
-        ${col((f) => f.instagramId)}::text[],
-        ${birthdays.map((b) => (b.birthday ? b.birthday.toISOString().slice(0, 10) : null))}::text[]::date[],
-        ${birthdays.map((b) => b.birthMonth)}::int[],
-        ${birthdays.map((b) => b.birthDay)}::int[]
-      ) AS v(id, name, email, phone, instagram, birthday, month, day)
+      FROM ${contactRows(rows)}
       WHERE c.id = v.id AND c."organizationId" = ${orgId}`;
   }
 }
