@@ -21,7 +21,9 @@ import { AuthModule } from './modules/auth/auth.module';
 import { BirthdaysModule } from './modules/birthdays/birthdays.module';
 import { ContactsModule } from './modules/contacts/contacts.module';
 import { FlowsModule } from './modules/flows/flows.module';
-import { MessagingModule } from './modules/messaging/messaging.module';
+import { CampaignsModule } from './modules/campaigns/campaigns.module';
+import { ChannelsModule } from './modules/channels/channels.module';
+import { MessagesModule } from './modules/messages/messages.module';
 import { OrganizationsModule } from './modules/organizations/organizations.module';
 import { SocialPostsModule } from './modules/social-posts/social-posts.module';
 
@@ -47,7 +49,9 @@ import { SocialPostsModule } from './modules/social-posts/social-posts.module';
     OrganizationsModule,
     AdminModule,
     ContactsModule,
-    MessagingModule,
+    ChannelsModule,
+    MessagesModule,
+    CampaignsModule,
     FlowsModule,
     BirthdaysModule,
     SocialPostsModule,

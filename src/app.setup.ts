@@ -5,7 +5,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, loadConfig } from './core/config/app-config';
-import { SESSION_COOKIE } from './modules/auth/auth.types';
+import { SESSION_COOKIE } from './core/auth/auth.types';
 
 /** The Fastify adapter as production runs it (also used by e2e tests). */
 export function createFastifyAdapter(): FastifyAdapter {

@@ -1,5 +1,5 @@
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
-import { SESSION_COOKIE } from '../../src/modules/auth/auth.types';
+import { SESSION_COOKIE } from '../../src/core/auth/auth.types';
 import { Fixtures, RegisteredUser, bearer, randomIp } from '../utils/factories';
 import { TestApp, createTestApp } from '../utils/test-app';
 

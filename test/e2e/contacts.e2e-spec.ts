@@ -234,7 +234,7 @@ describe('Contacts (e2e)', () => {
       'modules/contacts/contacts.service',
       'ContactsService',
     );
-    const { TenantScope } = await import('../../src/modules/auth/tenant-scope');
+    const { TenantScope } = await import('../../src/core/auth/tenant-scope');
     const { body } = await as(owner).post('/api/contacts', { name: 'Igor' });
     expect(await service.findForTenant(new TenantScope(owner.organizationId, owner.userId), body.id)).toMatchObject({ id: body.id, name: 'Igor' });
     expect(await service.findForTenant(new TenantScope(other.organizationId, other.userId), body.id)).toBeNull();

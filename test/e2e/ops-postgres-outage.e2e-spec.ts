@@ -1,4 +1,4 @@
-import { SESSION_COOKIE } from '../../src/modules/auth/auth.types';
+import { SESSION_COOKIE } from '../../src/core/auth/auth.types';
 import { Fixtures, RegisteredUser, bearer, waitFor } from '../utils/factories';
 import { TestApp, createTestApp } from '../utils/test-app';
 import { TcpProxy } from '../utils/tcp-proxy';

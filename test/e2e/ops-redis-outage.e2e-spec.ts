@@ -1,6 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
-import { SESSION_COOKIE } from '../../src/modules/auth/auth.types';
+import { SESSION_COOKIE } from '../../src/core/auth/auth.types';
 import { Fixtures, RegisteredUser, bearer, waitFor } from '../utils/factories';
 import { TestApp, createTestApp } from '../utils/test-app';
 import { TcpProxy } from '../utils/tcp-proxy';

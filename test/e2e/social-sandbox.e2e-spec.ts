@@ -24,7 +24,7 @@ describe('social posts in sandbox mode (e2e)', () => {
   it('records each platform as published with a sandbox_ id, nothing sent', async () => {
     const user = await fx.registerUser();
     await fx.setPlan(user.organizationId, 'PRO');
-    const scheduledFor = new Date(Date.now() + 300).toISOString();
+    const scheduledFor = new Date(Date.now() + 1500).toISOString();
     const ids: string[] = [];
     for (const body of [
       { platform: 'INSTAGRAM', content: 'sandbox', imageUrl: 'https://cdn.example.com/s.jpg', scheduledFor },

@@ -2,7 +2,7 @@ import { Controller, Get, Headers, Res, UnauthorizedException } from '@nestjs/co
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Public } from '../../modules/auth/auth.decorators';
+import { Public } from '../auth/auth.decorators';
 import { AppConfig } from '../config/app-config';
 import { ErrorResponseDto } from '../http/pagination.dto';
 import { MetricsService } from './metrics.service';

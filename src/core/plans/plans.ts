@@ -20,3 +20,11 @@ export const PLANS = Object.keys(PLAN_LIMITS) as Plan[];
 export function currentPeriod(now = new Date()): string {
   return now.toISOString().slice(0, 7);
 }
+
+/** How core (the plan limiter) learns an organization's plan without depending on the organizations module. */
+export interface PlanLookup {
+  get(orgId: string): Promise<{ plan: Plan }>;
+}
+
+/** Injection token of the PlanLookup; the organizations module provides it. */
+export const PLAN_LOOKUP = Symbol('PLAN_LOOKUP');

@@ -1,12 +1,11 @@
-import { ExecutionContext, HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { ExecutionContext, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Plan } from '../../generated/prisma/enums';
-import { OrganizationsService } from '../../modules/organizations/organizations.service';
 import { CACHE_PREFIX, cacheKeys } from '../cache/cache-keys';
 import { tenantCacheKey } from '../cache/tenant-cache.interceptor';
-import { PLAN_LIMITS } from '../plans/plans';
+import { PLAN_LIMITS, PLAN_LOOKUP, type PlanLookup } from '../plans/plans';
 import { KEY_PREFIX } from '../redis/redis.constants';
 import { LimiterStatus } from './limiter-status';
 import { RateLimitStorage } from './rate-limit.storage';
@@ -44,7 +43,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() private readonly storage: RateLimitStorage,
     reflector: Reflector,
-    private readonly organizations: OrganizationsService,
+    @Inject(PLAN_LOOKUP) private readonly organizations: PlanLookup,
     private readonly status: LimiterStatus,
   ) {
     super(options, storage, reflector);

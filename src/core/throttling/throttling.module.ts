@@ -1,6 +1,5 @@
 import { Global, Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { OrganizationsModule } from '../../modules/organizations/organizations.module';
 import { AppConfig } from '../config/app-config';
 import { PLAN_LIMITS } from '../plans/plans';
 import { redisOptionsFromUrl } from '../redis/redis.options';
@@ -19,7 +18,6 @@ const WINDOW_MS = 60_000;
 @Global()
 @Module({
   imports: [
-    OrganizationsModule,
     ThrottlerModule.forRootAsync({
       inject: [AppConfig, LimiterStatus],
       useFactory: (config: AppConfig, status: LimiterStatus) => ({

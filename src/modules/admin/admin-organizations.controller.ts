@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto, PaginationQueryDto } from '../../core/http/pagination.dto';
-import { Roles } from '../auth/auth.decorators';
+import { Roles } from '../../core/auth/auth.decorators';
 import { AdminOrganizationDto, OrganizationPageDto } from '../organizations/dto/organization.dto';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { UpdateOrganizationDto } from './dto/update-organization.dto';

@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../core/http/pagination.dto';
-import { Roles } from '../auth/auth.decorators';
+import { Roles } from '../../core/auth/auth.decorators';
 import { RedisStatsDto } from './dto/redis-stats.dto';
 import { RedisStatsService } from './redis-stats.service';
 

@@ -14,9 +14,9 @@ import {
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../../core/config/app-config';
 import { ErrorResponseDto } from '../../core/http/pagination.dto';
-import { CurrentAuth, Public } from './auth.decorators';
+import { CurrentAuth, Public } from '../../core/auth/auth.decorators';
 import { AuthService } from './auth.service';
-import { AuthContext, SESSION_COOKIE, SESSION_TTL_SECONDS } from './auth.types';
+import { AuthContext, SESSION_COOKIE, SESSION_TTL_SECONDS } from '../../core/auth/auth.types';
 import {
   ForgotPasswordDto,
   LoginDto,

@@ -10,8 +10,8 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import type { Role } from '../../generated/prisma/enums';
-import { IS_PUBLIC, ROLES } from './auth.decorators';
-import { SESSION_COOKIE } from './auth.types';
+import { IS_PUBLIC, ROLES } from '../../core/auth/auth.decorators';
+import { SESSION_COOKIE } from '../../core/auth/auth.types';
 import { SessionService } from './session.service';
 
 /** Bearer token first, then the `zyva_session` cookie. */

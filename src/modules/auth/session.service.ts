@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { REDIS, keys } from '../../core/redis/redis.constants';
-import { AuthContext, SESSION_TTL_SECONDS, SessionData } from './auth.types';
+import { AuthContext, SESSION_TTL_SECONDS, SessionData } from '../../core/auth/auth.types';
 
 interface SessionOwner {
   id: string;

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { REDIS, keys } from '../../core/redis/redis.constants';
-import { TOKEN_TTL_SECONDS } from './auth.types';
+import { TOKEN_TTL_SECONDS } from '../../core/auth/auth.types';
 
 export type TokenKind = 'email' | 'reset';
 

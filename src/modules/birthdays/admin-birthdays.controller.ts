@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiForbiddenResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../core/http/pagination.dto';
-import { Roles } from '../auth/auth.decorators';
+import { Roles } from '../../core/auth/auth.decorators';
 import { BirthdaysService } from './birthdays.service';
 import { BirthdayRunQueuedDto, RunBirthdaysDto } from './dto/birthday.dto';
 

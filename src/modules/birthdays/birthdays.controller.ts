@@ -1,7 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Tenant } from '../auth/auth.decorators';
-import { TenantScope } from '../auth/tenant-scope';
+import { Tenant } from '../../core/auth/auth.decorators';
+import { TenantScope } from '../../core/auth/tenant-scope';
 import { BirthdaysService } from './birthdays.service';
 import { UpcomingBirthdayPageDto, UpcomingQueryDto } from './dto/birthday.dto';
 

@@ -3,7 +3,7 @@ import { AppConfig } from '../../core/config/app-config';
 import { Paginated } from '../../core/http/pagination.dto';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
-import type { TenantScope } from '../auth/tenant-scope';
+import type { TenantScope } from '../../core/auth/tenant-scope';
 import { FlowTriggersService } from '../flows/flow-triggers.service';
 import { addDays, birthdayWindow, birthdaysOn, dateInTimeZone } from './birthday-dates';
 import { BirthdaysRepository } from './birthdays.repository';

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
-import type { TenantScope } from '../auth/tenant-scope';
+import type { TenantScope } from '../../core/auth/tenant-scope';
 import { ContactFields, birthdayColumns, validateRow } from './contact-fields';
 import type { ContactTagAddedEvent } from './contact.events';
 import { ContactsRepository, Db } from './contacts.repository';

@@ -17,8 +17,8 @@ import type { FastifyRequest } from 'fastify';
 import { CACHE_TTL_SECONDS, cacheKeys } from '../../core/cache/cache-keys';
 import { TenantCached, canonicalQuery } from '../../core/cache/tenant-cache.interceptor';
 import { ErrorResponseDto } from '../../core/http/pagination.dto';
-import { Tenant } from '../auth/auth.decorators';
-import { TenantScope } from '../auth/tenant-scope';
+import { Tenant } from '../../core/auth/auth.decorators';
+import { TenantScope } from '../../core/auth/tenant-scope';
 import { ContactsImportService } from './contacts-import.service';
 import { ContactsService } from './contacts.service';
 import {

@@ -4,7 +4,7 @@ import { CacheService } from '../../core/cache/cache.service';
 import { Paginated } from '../../core/http/pagination.dto';
 import { isNotFound, isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
-import type { TenantScope } from '../auth/tenant-scope';
+import type { TenantScope } from '../../core/auth/tenant-scope';
 import { birthdayColumns, normalizeTags, parseBirthday, tagProblem } from './contact-fields';
 import { CONTACT_TAG_ADDED, ContactTagAddedEvent } from './contact.events';
 import { ContactRow, ContactsRepository, Db, contactInclude } from './contacts.repository';
@@ -65,7 +65,7 @@ export class ContactsService {
     return { data: rows.map(toContactDto), total, page: query.page, limit: query.limit };
   }
 
-  /** The contact, or null when the organization has no such contact. For other modules (messaging, flows). */
+  /** The contact, or null when the organization has no such contact. For other modules (messages, flows). */
   async findForTenant(scope: TenantScope, id: string): Promise<ContactDto | null> {
     const row = await this.repository.find(scope, id);
     return row ? toContactDto(row) : null;

@@ -6,7 +6,7 @@ import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
 import type { Flow, FlowExecution, Prisma } from '../../generated/prisma/client';
 import { ExecutionStatus, TriggerType } from '../../generated/prisma/enums';
-import type { TenantScope } from '../auth/tenant-scope';
+import type { TenantScope } from '../../core/auth/tenant-scope';
 import { ExecutionDto } from './dto/execution.dto';
 
 export interface StartRun {

@@ -4,7 +4,7 @@ import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
 import { ExecutionStatus } from '../../generated/prisma/enums';
-import { TenantScope } from '../auth/tenant-scope';
+import { TenantScope } from '../../core/auth/tenant-scope';
 import { stepJobId } from './flow-executions.service';
 import type { FlowStep } from './steps/flow-step-handler';
 import { FlowStepRegistry } from './steps/flow-step.registry';

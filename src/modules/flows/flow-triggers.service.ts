@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { Flow, Prisma } from '../../generated/prisma/client';
 import { TriggerType } from '../../generated/prisma/enums';
-import type { TenantScope } from '../auth/tenant-scope';
+import type { TenantScope } from '../../core/auth/tenant-scope';
 import type { ContactTagAddedEvent } from '../contacts/contact.events';
 import { StartExecutionDto } from './dto/execution.dto';
 import { FlowExecutionsService, StartedRun } from './flow-executions.service';

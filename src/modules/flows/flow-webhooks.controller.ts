@@ -10,7 +10,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../core/http/pagination.dto';
-import { Public } from '../auth/auth.decorators';
+import { Public } from '../../core/auth/auth.decorators';
 import { ExecutionStartedDto, StartExecutionDto } from './dto/execution.dto';
 import { FlowTriggersService } from './flow-triggers.service';
 import { FlowWebhookGuard, WebhookRequest } from './flow-webhook.guard';

@@ -13,8 +13,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorResponseDto, PaginationQueryDto } from '../../core/http/pagination.dto';
-import { Tenant } from '../auth/auth.decorators';
-import { TenantScope } from '../auth/tenant-scope';
+import { Tenant } from '../../core/auth/auth.decorators';
+import { TenantScope } from '../../core/auth/tenant-scope';
 import { ExecutionPageDto, ExecutionStartedDto, ExecutionsQueryDto, StartExecutionDto } from './dto/execution.dto';
 import { CreateFlowDto, FlowDto, FlowPageDto, UpdateFlowDto } from './dto/flow.dto';
 import { FlowExecutionsService } from './flow-executions.service';

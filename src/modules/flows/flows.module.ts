@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { workerProviders } from '../../core/queues/worker-providers';
 import { ContactsModule } from '../contacts/contacts.module';
-import { MessagingModule } from '../messaging/messaging.module';
+import { MessagesModule } from '../messages/messages.module';
 import { FlowExecutionsService } from './flow-executions.service';
 import { FlowReconcilerService } from './flow-reconciler.service';
 import { FlowRunnerService } from './flow-runner.service';
@@ -16,7 +16,7 @@ import { FlowStepRegistry } from './steps/flow-step.registry';
 import { flowStepProviders } from './steps';
 
 @Module({
-  imports: [MessagingModule, ContactsModule],
+  imports: [MessagesModule, ContactsModule],
   controllers: [FlowsController, FlowWebhooksController],
   providers: [
     FlowsService,

@@ -7,7 +7,7 @@ import { Paginated } from '../../core/http/pagination.dto';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { Flow, Prisma } from '../../generated/prisma/client';
 import { TriggerType } from '../../generated/prisma/enums';
-import type { TenantScope } from '../auth/tenant-scope';
+import type { TenantScope } from '../../core/auth/tenant-scope';
 import { CreateFlowDto, FlowDto, FlowTriggerDto, UpdateFlowDto } from './dto/flow.dto';
 import { FlowStepRegistry } from './steps/flow-step.registry';
 

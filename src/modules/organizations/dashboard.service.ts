@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../../core/prisma/prisma.service';
-import type { TenantScope } from '../auth/tenant-scope';
+import type { TenantScope } from '../../core/auth/tenant-scope';
 import { DashboardStatsDto } from './dto/dashboard.dto';
 
 const DAYS = 7;

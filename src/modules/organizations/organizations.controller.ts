@@ -2,8 +2,8 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CACHE_TTL_SECONDS, cacheKeys } from '../../core/cache/cache-keys';
 import { TenantCached } from '../../core/cache/tenant-cache.interceptor';
-import { Tenant } from '../auth/auth.decorators';
-import { TenantScope } from '../auth/tenant-scope';
+import { Tenant } from '../../core/auth/auth.decorators';
+import { TenantScope } from '../../core/auth/tenant-scope';
 import { OrganizationDto } from './dto/organization.dto';
 import { OrganizationsService } from './organizations.service';
 

@@ -5,8 +5,8 @@ import { AppConfig } from '../../core/config/app-config';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { SocialPost } from '../../generated/prisma/client';
 import { SocialPostStatus } from '../../generated/prisma/enums';
-import { ProviderError } from '../messaging/providers/provider-error';
-import { SocialPublisherRegistry } from './social-publisher.registry';
+import { ProviderError } from '../../core/http/provider-error';
+import { SocialPublisherRegistry } from '../channels/publishers/social-publisher.registry';
 
 /** A job may run this early (clock skew between API and workers) and still publish. */
 const EARLY_TOLERANCE_MS = 1000;

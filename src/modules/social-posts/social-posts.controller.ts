@@ -10,8 +10,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../core/http/pagination.dto';
-import { Tenant } from '../auth/auth.decorators';
-import { TenantScope } from '../auth/tenant-scope';
+import { Tenant } from '../../core/auth/auth.decorators';
+import { TenantScope } from '../../core/auth/tenant-scope';
 import {
   CreateSocialPostDto,
   SocialPostDto,

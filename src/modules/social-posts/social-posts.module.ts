@@ -1,23 +1,19 @@
 import { Module } from '@nestjs/common';
 import { workerProviders } from '../../core/queues/worker-providers';
-import { MessagingModule } from '../messaging/messaging.module';
-import { socialPublisherProviders } from './publishers';
+import { ChannelsModule } from '../channels/channels.module';
 import { SocialPostPublishingService } from './social-post-publishing.service';
 import { SocialPostReconcilerService } from './social-post-reconciler.service';
 import { SocialPostsController } from './social-posts.controller';
 import { SocialPostsProcessor } from './social-posts.processor';
 import { SocialPostsService } from './social-posts.service';
-import { SocialPublisherRegistry } from './social-publisher.registry';
 
-/** Publishers share the messaging module's provider HTTP client (keep-alive, timeouts, retryable errors). */
+/** Scheduled posts; the platforms themselves are reached through the channels module. */
 @Module({
-  imports: [MessagingModule],
+  imports: [ChannelsModule],
   controllers: [SocialPostsController],
   providers: [
     SocialPostsService,
     SocialPostPublishingService,
-    SocialPublisherRegistry,
-    ...socialPublisherProviders,
     ...workerProviders(SocialPostsProcessor, SocialPostReconcilerService),
   ],
 })

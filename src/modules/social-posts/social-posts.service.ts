@@ -11,9 +11,9 @@ import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
 import type { Prisma, SocialPost } from '../../generated/prisma/client';
 import { SocialPostStatus } from '../../generated/prisma/enums';
-import type { TenantScope } from '../auth/tenant-scope';
+import type { TenantScope } from '../../core/auth/tenant-scope';
 import { CreateSocialPostDto, SocialPostDto, SocialPostsQueryDto, UpdateSocialPostDto } from './dto/social-post.dto';
-import { SocialPublisherRegistry } from './social-publisher.registry';
+import { SocialPublisherRegistry } from '../channels/publishers/social-publisher.registry';
 
 /**
  * Scheduled posts. Each SCHEDULED post has one delayed `publish-post` job

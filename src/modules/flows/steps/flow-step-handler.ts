@@ -1,4 +1,4 @@
-import type { TenantScope } from '../../auth/tenant-scope';
+import type { TenantScope } from '../../../core/auth/tenant-scope';
 
 /** One step of a flow as stored (validated by its handler before it is saved). */
 export interface FlowStep {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Channel } from '../../../generated/prisma/enums';
-import { MessagesService } from '../../messaging/messages.service';
+import { MessagesService } from '../../messages/messages.service';
 import type { FlowStep, FlowStepContext, FlowStepHandler } from './flow-step-handler';
 import { checkOneOf, checkText } from './step-fields';
 
@@ -13,7 +13,7 @@ export interface SendMessageStep extends FlowStep {
 const CONTENT_MAX_LENGTH = 4096;
 
 /**
- * Sends through the messaging path (quota, templates, statuses), linked to the
+ * Sends through the messages module (quota, templates, statuses), linked to the
  * run by `flowExecutionId`. The idempotency key makes a retried step return the
  * message it already created instead of sending a second one.
  */

@@ -1,0 +1,84 @@
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import http from 'node:http';
+import https from 'node:https';
+import { AppConfig } from '../config/app-config';
+import { ProviderError } from './provider-error';
+
+export interface ProviderRequest {
+  provider: string;
+  method: 'GET' | 'POST';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface ProviderResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: unknown;
+}
+
+/**
+ * The one HTTP client of the outbound providers: keep-alive sockets (a
+ * campaign is thousands of calls to one host), a timeout per call from
+ * PROVIDER_TIMEOUT_MS, and network failures reported as retryable
+ * ProviderErrors. HTTP statuses are left to each provider, which knows its
+ * error shapes.
+ */
+@Injectable()
+export class ProviderHttp implements OnApplicationShutdown {
+  private readonly agents = {
+    'http:': new http.Agent({ keepAlive: true, maxSockets: 128 }),
+    'https:': new https.Agent({ keepAlive: true, maxSockets: 128 }),
+  };
+
+  constructor(private readonly config: AppConfig) {}
+
+  request(req: ProviderRequest): Promise<ProviderResponse> {
+    const url = new URL(req.url);
+    const transport = url.protocol === 'https:' ? https : http;
+    const agent = this.agents[url.protocol as 'http:' | 'https:'];
+    const headers: Record<string, string | number> = { Accept: 'application/json', ...req.headers };
+    if (req.body !== undefined) headers['Content-Length'] = Buffer.byteLength(req.body);
+
+    return new Promise<ProviderResponse>((resolve, reject) => {
+      const outgoing = transport.request(url, { method: req.method, headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (error) => reject(this.networkError(req, error)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: parseJson(text) });
+        });
+      });
+      outgoing.setTimeout(this.config.PROVIDER_TIMEOUT_MS, () => {
+        outgoing.destroy(new ProviderError(req.provider, `no answer within ${this.config.PROVIDER_TIMEOUT_MS} ms`, true));
+      });
+      outgoing.on('error', (error) => reject(error instanceof ProviderError ? error : this.networkError(req, error)));
+      outgoing.end(req.body);
+    });
+  }
+
+  /** After the workers closed (module destroy): the sends they were finishing still had their sockets. */
+  onApplicationShutdown(): void {
+    this.agents['http:'].destroy();
+    this.agents['https:'].destroy();
+  }
+
+  private networkError(req: ProviderRequest, error: Error): ProviderError {
+    const code = (error as NodeJS.ErrnoException).code;
+    return new ProviderError(req.provider, `request failed (${code ?? error.message})`, true, undefined, code);
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Not JSON (an HTML error page from a proxy, say): the caller reports the status instead.
+    return undefined;
+  }
+}

@@ -1,0 +1,129 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Job, UnrecoverableError } from 'bullmq';
+import { PrismaService } from '../../core/prisma/prisma.service';
+import { JobProducer } from '../../core/queues/job-producer.service';
+import { JobName, JobPayloads } from '../../core/queues/queue.catalogue';
+import type { Campaign } from '../../generated/prisma/client';
+import { SENDABLE } from '../messages/message-send.repository';
+import { MessageQuota } from '../organizations/message-quota';
+import { ChannelRegistry } from '../channels/providers/channel-registry';
+import { campaignAudience } from './campaign-audience';
+
+/** Contacts read, messages created and jobs added per round trip. */
+const BATCH = 1000;
+
+export type FanOutJob = Job<JobPayloads[JobName.FanOutCampaign]>;
+
+/**
+ * The `fan-out-campaign` job: one message per audience contact, created and
+ * queued in batches (createMany + addBulk). Safe to run again after a crash:
+ * contacts that already have their message are skipped, and messages not yet
+ * sent are queued again under their own id (BullMQ ignores a duplicate id).
+ */
+@Injectable()
+export class CampaignFanOutService {
+  private readonly logger = new Logger(CampaignFanOutService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly jobs: JobProducer,
+    private readonly registry: ChannelRegistry,
+    private readonly quota: MessageQuota,
+  ) {}
+
+  async run(job: FanOutJob): Promise<{ created: number; total: number }> {
+    const campaign = await this.prisma.campaign.findUnique({ where: { id: job.data.campaignId } });
+    if (!campaign || (campaign.status !== 'PENDING' && campaign.status !== 'FANNING_OUT')) {
+      return { created: 0, total: campaign?.total ?? 0 };
+    }
+    const provider = this.registry.get(campaign.channel);
+    if (!provider) throw new UnrecoverableError(`No provider handles channel ${campaign.channel}`);
+    await this.prisma.campaign.update({ where: { id: campaign.id }, data: { status: 'FANNING_OUT' } });
+
+    const alreadyCreated = await this.prisma.message.count({ where: { campaignId: campaign.id } });
+    if (alreadyCreated > 0) await this.requeueExisting(campaign);
+
+    let created = alreadyCreated;
+    let cursor: string | undefined;
+    const where = campaignAudience(campaign.organizationId, provider.recipientField, campaign.tag);
+    while (created < campaign.total) {
+      const page = await this.prisma.contact.findMany({
+        where: cursor ? { ...where, id: { gt: cursor } } : where,
+        select: { id: true },
+        orderBy: { id: 'asc' },
+        take: BATCH,
+      });
+      if (page.length === 0) break;
+      cursor = page[page.length - 1].id;
+      let contactIds = page.map((c) => c.id);
+      if (alreadyCreated > 0) contactIds = await this.withoutMessage(campaign.id, contactIds);
+      contactIds = contactIds.slice(0, campaign.total - created);
+      created += await this.createAndQueue(campaign, contactIds);
+      await job.updateProgress(Math.round((created / campaign.total) * 100));
+    }
+
+    // Fewer contacts than reserved (some were deleted meanwhile): give the difference back.
+    if (created < campaign.total) await this.quota.release(campaign.organizationId, campaign.total - created, campaign.createdAt);
+    await this.prisma.campaign.update({
+      where: { id: campaign.id },
+      data: { status: created > 0 ? 'QUEUED' : 'COMPLETED', total: created },
+    });
+    this.logger.log(`Campaign ${campaign.id}: ${created} messages queued`);
+    return { created, total: created };
+  }
+
+  /**
+   * One INSERT for the whole batch (ids made by Postgres), rather than the
+   * ORM building a thousand rows: the fan-out is on the hot path of a campaign.
+   */
+  private async createAndQueue(campaign: Campaign, contactIds: string[]): Promise<number> {
+    if (contactIds.length === 0) return 0;
+    const scheduled = campaign.scheduledFor !== null && campaign.scheduledFor.getTime() > Date.now();
+    const now = new Date().toISOString();
+    const rows = await this.prisma.$queryRaw<{ id: string }[]>`
+      INSERT INTO messages (id, "organizationId", "contactId", "campaignId", channel, content, status, "scheduledFor", "createdAt", "updatedAt")
+      SELECT 'c' || replace(gen_random_uuid()::text, '-', ''), ${campaign.organizationId}, contact.id, ${campaign.id},
+             ${campaign.channel}::"Channel", ${campaign.content}, ${scheduled ? 'SCHEDULED' : 'QUEUED'}::"MessageStatus",
+             ${campaign.scheduledFor?.toISOString() ?? null}::timestamp(3), ${now}::timestamp(3), ${now}::timestamp(3)
+      FROM unnest(${contactIds}::text[]) AS contact(id)
+      RETURNING id`;
+    await this.queue(campaign, rows.map((r) => r.id));
+    return rows.length;
+  }
+
+  private async requeueExisting(campaign: Campaign): Promise<void> {
+    let cursor: string | undefined;
+    for (;;) {
+      const rows = await this.prisma.message.findMany({
+        where: { campaignId: campaign.id, status: { in: [...SENDABLE] }, ...(cursor ? { id: { gt: cursor } } : {}) },
+        select: { id: true },
+        orderBy: { id: 'asc' },
+        take: BATCH,
+      });
+      if (rows.length === 0) return;
+      cursor = rows[rows.length - 1].id;
+      await this.queue(campaign, rows.map((r) => r.id));
+    }
+  }
+
+  private async withoutMessage(campaignId: string, contactIds: string[]): Promise<string[]> {
+    const existing = await this.prisma.message.findMany({
+      where: { campaignId, contactId: { in: contactIds } },
+      select: { contactId: true },
+    });
+    const have = new Set(existing.map((m) => m.contactId));
+    return contactIds.filter((id) => !have.has(id));
+  }
+
+  private async queue(campaign: Campaign, messageIds: string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    const delay = campaign.scheduledFor ? Math.max(0, campaign.scheduledFor.getTime() - Date.now()) : 0;
+    await this.jobs.addBulk(
+      JobName.SendMessage,
+      messageIds.map((id) => ({
+        data: { messageId: id, organizationId: campaign.organizationId },
+        opts: { jobId: id, delay: delay || undefined },
+      })),
+    );
+  }
+}

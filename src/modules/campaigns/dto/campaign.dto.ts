@@ -1,0 +1,61 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsDateString, IsEnum, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { PaginatedMetaDto } from '../../../core/http/pagination.dto';
+import { CampaignStatus, Channel } from '../../../generated/prisma/enums';
+import { DATE_TIME } from '../../messages/dto/message.dto';
+
+export class CreateCampaignDto {
+  @ApiProperty({ example: 'Black Friday' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(120)
+  name: string;
+
+  @ApiProperty({ enum: Channel, example: 'WHATSAPP' })
+  @IsEnum(Channel)
+  channel: Channel;
+
+  @ApiProperty({ example: 'Oi {{nome}}, 30% off hoje!', description: 'Template, as in POST /api/messages', maxLength: 4096 })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  content: string;
+
+  @ApiPropertyOptional({ example: 'vip', description: 'Only contacts with this tag; every contact when absent' })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  tag?: string;
+
+  @ApiPropertyOptional({ example: '2026-11-27T12:00:00.000Z', description: 'Send later (at most a year ahead)' })
+  @IsOptional()
+  @IsDateString({ strict: true, strictSeparator: true })
+  @Matches(DATE_TIME, { message: 'scheduledFor must be an ISO-8601 date-time with a time zone, e.g. 2026-12-24T12:00:00Z' })
+  scheduledFor?: string;
+}
+
+export class CampaignDto {
+  @ApiProperty({ example: 'cm3x1campaign0' }) id: string;
+  @ApiProperty({ example: 'Black Friday' }) name: string;
+  @ApiProperty({ enum: Channel, example: 'WHATSAPP' }) channel: Channel;
+  @ApiProperty({ example: 'Oi {{nome}}, 30% off hoje!' }) content: string;
+  @ApiProperty({ nullable: true, type: String, example: 'vip' }) tag: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null }) scheduledFor: string | null;
+  @ApiProperty({
+    enum: CampaignStatus,
+    example: 'QUEUED',
+    description: 'PENDING (accepted), FANNING_OUT (creating its messages), QUEUED (all messages queued), COMPLETED (none left to send)',
+  })
+  status: CampaignStatus;
+  @ApiProperty({ example: 1200, description: 'Messages of the campaign (contacts matched)' }) total: number;
+  @ApiProperty({ example: 300, description: 'Not sent yet (QUEUED or SCHEDULED)' }) queued: number;
+  @ApiProperty({ example: 890, description: 'Sent (SENT, DELIVERED or READ)' }) sent: number;
+  @ApiProperty({ example: 10 }) failed: number;
+  @ApiProperty({ example: 0 }) canceled: number;
+  @ApiProperty({ example: '2026-11-26T12:00:00.000Z' }) createdAt: string;
+}
+
+export class CampaignPageDto extends PaginatedMetaDto {
+  @ApiProperty({ type: [CampaignDto] }) data: CampaignDto[];
+}

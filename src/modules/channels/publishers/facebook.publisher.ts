@@ -1,0 +1,48 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../../../core/config/app-config';
+import { SocialPlatform } from '../../../generated/prisma/enums';
+import { graphApiError } from '../providers/graph-api-error';
+import { ProviderError } from '../../../core/http/provider-error';
+import { ProviderHttp } from '../../../core/http/provider-http';
+import { PublishResult, PublishablePost, SocialPublisher } from './social-publisher';
+
+/**
+ * Facebook Page posts through the Graph API: text to
+ * `POST {GRAPH_API_URL}/{FACEBOOK_PAGE_ID}/feed` `{ message }` → `{ id }`;
+ * with an image to `POST /{FACEBOOK_PAGE_ID}/photos` `{ url, caption }` →
+ * `{ id, post_id }` (the post's id is `post_id`; `id` is the photo's).
+ */
+@Injectable()
+export class FacebookPublisher implements SocialPublisher {
+  readonly platform = SocialPlatform.FACEBOOK;
+  readonly name = 'Facebook Graph API';
+  readonly maxContentLength = 63206;
+  readonly image = 'optional';
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly http: ProviderHttp,
+  ) {}
+
+  isConfigured(): boolean {
+    return Boolean(this.config.FACEBOOK_PAGE_ID && this.config.FACEBOOK_PAGE_TOKEN);
+  }
+
+  async publish(post: PublishablePost): Promise<PublishResult> {
+    const [edge, body] = post.imageUrl
+      ? ['photos', { url: post.imageUrl, caption: post.content }]
+      : ['feed', { message: post.content }];
+    const res = await this.http.request({
+      provider: this.name,
+      method: 'POST',
+      url: `${this.config.GRAPH_API_URL.replace(/\/$/, '')}/${encodeURIComponent(this.config.FACEBOOK_PAGE_ID!)}/${edge}`,
+      headers: { Authorization: `Bearer ${this.config.FACEBOOK_PAGE_TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (res.status < 200 || res.status >= 300) throw graphApiError(this.name, res);
+    const answer = res.json as { id?: string; post_id?: string } | undefined;
+    const externalId = answer?.post_id ?? answer?.id;
+    if (!externalId) throw new ProviderError(this.name, `${edge} answered without an id`, true, res.status);
+    return { externalId };
+  }
+}

@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../../../core/config/app-config';
+import { SocialPlatform } from '../../../generated/prisma/enums';
+import { ProviderError, isRetryableStatus } from '../../../core/http/provider-error';
+import { ProviderHttp, ProviderResponse } from '../../../core/http/provider-http';
+import { PublishResult, PublishablePost, SocialPublisher } from './social-publisher';
+
+interface XErrorBody {
+  title?: string;
+  detail?: string;
+  errors?: { message?: string; detail?: string }[];
+}
+
+/**
+ * X (Twitter) API v2: `POST {TWITTER_API_URL}/2/tweets` `{ text }` with the
+ * bearer token (OAuth 2.0 user context) → `201 { data: { id, text } }`.
+ */
+@Injectable()
+export class TwitterPublisher implements SocialPublisher {
+  readonly platform = SocialPlatform.TWITTER;
+  readonly name = 'X API';
+  readonly maxContentLength = 280;
+  readonly image = 'unsupported';
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly http: ProviderHttp,
+  ) {}
+
+  isConfigured(): boolean {
+    return Boolean(this.config.TWITTER_BEARER_TOKEN);
+  }
+
+  async publish(post: PublishablePost): Promise<PublishResult> {
+    const res = await this.http.request({
+      provider: this.name,
+      method: 'POST',
+      url: `${this.config.TWITTER_API_URL.replace(/\/$/, '')}/2/tweets`,
+      headers: { Authorization: `Bearer ${this.config.TWITTER_BEARER_TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: post.content }),
+    });
+    if (res.status < 200 || res.status >= 300) throw xApiError(this.name, res);
+    const id = (res.json as { data?: { id?: string } } | undefined)?.data?.id;
+    if (!id) throw new ProviderError(this.name, 'answer without data.id', true, res.status);
+    return { externalId: id };
+  }
+}
+
+/** X errors come as problem details `{ title, detail }` or `{ errors: [{ message }] }`; 429 and 5xx may pass later. */
+function xApiError(provider: string, res: ProviderResponse): ProviderError {
+  const body = res.json as XErrorBody | undefined;
+  const reason = body?.detail ?? body?.errors?.[0]?.message ?? body?.errors?.[0]?.detail ?? body?.title ?? `HTTP ${res.status}`;
+  return new ProviderError(provider, `${reason} [HTTP ${res.status}]`, isRetryableStatus(res.status), res.status);
+}

@@ -1,0 +1,31 @@
+import { Module } from '@nestjs/common';
+import { workerProviders } from '../../core/queues/worker-providers';
+import { CampaignsModule } from '../campaigns/campaigns.module';
+import { ChannelsModule } from '../channels/channels.module';
+import { OrganizationsModule } from '../organizations/organizations.module';
+import { DeliveryStatusService } from './delivery-status.service';
+import { MessageReconcilerService } from './message-reconciler.service';
+import { MessageSendRepository } from './message-send.repository';
+import { MessageSenderService } from './message-sender.service';
+import { MessagesController } from './messages.controller';
+import { MessagesProcessor } from './messages.processor';
+import { MessagesService } from './messages.service';
+
+/**
+ * Messages: the API, the send path (sender, reconciler) and delivery
+ * statuses, and the consumer of the `messages` queue (worker roles only),
+ * which also runs the campaigns' fan-out jobs.
+ */
+@Module({
+  imports: [OrganizationsModule, ChannelsModule, CampaignsModule],
+  controllers: [MessagesController],
+  providers: [
+    MessagesService,
+    DeliveryStatusService,
+    MessageSendRepository,
+    MessageSenderService,
+    ...workerProviders(MessagesProcessor, MessageReconcilerService),
+  ],
+  exports: [MessagesService],
+})
+export class MessagesModule {}

@@ -1,0 +1,52 @@
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger, OnModuleDestroy } from '@nestjs/common';
+import type { Job } from 'bullmq';
+import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
+import { workerOptions } from '../../core/queues/worker-providers';
+import { CampaignFanOutService } from '../campaigns/campaign-fan-out.service';
+import { MessageReconcilerService } from './message-reconciler.service';
+import { MessageSenderService, SendMessageJob } from './message-sender.service';
+
+/** Consumer of the `messages` queue (worker and all roles only). */
+@Processor(QueueName.Messages, workerOptions())
+export class MessagesProcessor extends WorkerHost implements OnModuleDestroy {
+  private readonly logger = new Logger(MessagesProcessor.name);
+
+  constructor(
+    private readonly sender: MessageSenderService,
+    private readonly fanOut: CampaignFanOutService,
+    private readonly reconciler: MessageReconcilerService,
+  ) {
+    super();
+  }
+
+  process(job: Job): Promise<unknown> {
+    switch (job.name as JobName) {
+      case JobName.SendMessage:
+        return this.sender.send(job as SendMessageJob);
+      case JobName.FanOutCampaign:
+        return this.fanOut.run(job as Job<JobPayloads[JobName.FanOutCampaign]>);
+      case JobName.ReconcileMessages:
+        return this.reconciler.run(job);
+      default:
+        throw new Error(`Unknown job ${job.name} on queue ${QueueName.Messages}`);
+    }
+  }
+
+  /** A job BullMQ gave up on without our handler recording it (stalled too often) must not stay QUEUED. */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job | undefined, error: Error): Promise<void> {
+    if (!job || job.name !== JobName.SendMessage || !job.finishedOn) return;
+    await this.sender
+      .failLost((job as SendMessageJob).data.messageId, error.message)
+      .catch((e: Error) => this.logger.error(`Could not record the failure of message job ${job.id}: ${e.message}`));
+  }
+
+  /**
+   * Graceful shutdown: stop taking jobs and let the active ones finish before
+   * Prisma and Redis close (global modules are destroyed after this one).
+   */
+  async onModuleDestroy(): Promise<void> {
+    await this.worker.close();
+  }
+}
