@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
+import { isDatabaseUnavailable } from '../prisma/prisma-errors';
 
 export interface ErrorBody {
   statusCode: number;
@@ -9,13 +10,6 @@ export interface ErrorBody {
   [extra: string]: unknown;
 }
 
-/** Prisma's connection-level error codes: the database cannot be reached or dropped the connection. */
-const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
-
-function isDatabaseUnreachable(error: unknown): boolean {
-  const e = error as { name?: string; code?: string };
-  return e?.name === 'PrismaClientInitializationError' || (typeof e?.code === 'string' && UNREACHABLE_CODES.has(e.code));
-}
 
 /**
  * One error shape for the whole API: `{ statusCode, error, message }`.
@@ -62,7 +56,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
         message: (exception as Error).message,
       };
     }
-    if (isDatabaseUnreachable(exception)) {
+    if (isDatabaseUnavailable(exception)) {
       return {
         statusCode: HttpStatus.SERVICE_UNAVAILABLE,
         error: 'Service Unavailable',

@@ -11,3 +11,24 @@ export function isUniqueViolation(error: unknown, fields?: string[]): boolean {
 export function isNotFound(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025';
 }
+
+/** Prisma's connection-level error codes: the database cannot be reached, or timed out handing out a connection. */
+const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+/**
+ * Postgres and driver codes of a connection that went away mid-query (the pg adapter reports them as a
+ * P2010 raw-query failure with the driver's cause): admin shutdown, crash shutdown, cannot connect now,
+ * and the socket errors of a dropped TCP connection.
+ */
+const DROPPED_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
+const DROPPED_MESSAGES = /Connection terminated|Connection closed|connect ECONNREFUSED|timeout exceeded when trying to connect|Can't reach database server/i;
+
+/** The database is unreachable or dropped the connection: a fault of ours that passes, never the request's. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; message?: string; meta?: { driverAdapterError?: { cause?: { code?: string; originalCode?: string } } } };
+  if (!e) return false;
+  if (e.name === 'PrismaClientInitializationError') return true;
+  if (typeof e.code === 'string' && (UNREACHABLE_CODES.has(e.code) || DROPPED_CODES.has(e.code))) return true;
+  const cause = e.meta?.driverAdapterError?.cause;
+  if (cause && (DROPPED_CODES.has(cause.code ?? '') || DROPPED_CODES.has(cause.originalCode ?? ''))) return true;
+  return typeof e.message === 'string' && DROPPED_MESSAGES.test(e.message);
+}

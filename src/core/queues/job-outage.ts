@@ -1,0 +1,47 @@
+import { DelayedError, type Job } from 'bullmq';
+import { isDatabaseUnavailable } from '../prisma/prisma-errors';
+
+/** ioredis' ways of saying the connection is gone (its commands fail fast on the command connection). */
+const REDIS_DOWN = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|CLUSTERDOWN|TRYAGAIN/;
+
+export function isRedisUnavailable(error: unknown): boolean {
+  const e = error as { name?: string; message?: string } | undefined;
+  return e?.name === 'MaxRetriesPerRequestError' || (typeof e?.message === 'string' && REDIS_DOWN.test(e.message));
+}
+
+/** An outage of our own infrastructure (Postgres or Redis): waited out, never held against a job. */
+export function isInfrastructureOutage(error: unknown): boolean {
+  return isDatabaseUnavailable(error) || isRedisUnavailable(error);
+}
+
+/** First wait after an outage, doubled on each consecutive postponement of the same job, up to the cap. */
+const FIRST_WAIT_MS = 1000;
+const MAX_WAIT_MS = 15_000;
+
+/**
+ * Puts the job back to run after a pause, without using one of its attempts
+ * (BullMQ's DelayedError: the attempt is not counted), and answers the error
+ * the processor must throw. The pause grows with each consecutive outage the
+ * job meets (kept in `job.data.outages`), so thousands of waiting jobs do not
+ * hammer a database that is coming back.
+ */
+export async function postponeForOutage(job: Job, token: string | undefined, reason: unknown): Promise<DelayedError> {
+  const outages = Number((job.data as { outages?: number })?.outages ?? 0);
+  const wait = Math.min(MAX_WAIT_MS, FIRST_WAIT_MS * 2 ** outages) * (0.75 + Math.random() / 2);
+  await job.updateData({ ...(job.data as object), outages: outages + 1 });
+  await job.moveToDelayed(Date.now() + Math.round(wait), token);
+  return new DelayedError(`postponed: ${(reason as Error)?.message ?? String(reason)}`);
+}
+
+/**
+ * Runs a job's work; an infrastructure outage postpones the job instead of
+ * failing the attempt. Use in every processor: `return runWaitingOutOutages(job, token, () => …)`.
+ */
+export async function runWaitingOutOutages<T>(job: Job, token: string | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!token || !isInfrastructureOutage(error)) throw error;
+    throw await postponeForOutage(job, token, error);
+  }
+}
