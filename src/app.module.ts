@@ -4,6 +4,7 @@ import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AppCacheModule } from './core/cache/cache.module';
 import { AppConfigModule } from './core/config/config.module';
+import { CryptoModule } from './core/crypto/crypto.module';
 import { HealthModule } from './core/health/health.module';
 import { HttpExceptionFilter } from './core/http/http-exception.filter';
 import { createValidationPipe } from './core/http/validation';
@@ -34,6 +35,7 @@ import { SocialPostsModule } from './modules/social-posts/social-posts.module';
 @Module({
   imports: [
     AppConfigModule,
+    CryptoModule,
     LoggingModule,
     EventEmitterModule.forRoot(),
     ScheduleModule.forRoot(),

@@ -1,4 +1,4 @@
-import { bearer, Fixtures, randomIp, RegisteredUser, waitFor } from '../utils/factories';
+import { bearer, Fixtures, randomIp, RegisteredUser, SETTLED_STATUSES, waitFor } from '../utils/factories';
 import {
   graphError,
   ResendStandIn,
@@ -81,7 +81,7 @@ describe('outbound providers: Resend, Twilio, Instagram DM, timeouts, sandbox (e
   const settled = (id: string) =>
     waitFor(async () => {
       const m = await t.prisma.message.findUniqueOrThrow({ where: { id } });
-      return m.status !== 'QUEUED' ? m : undefined;
+      return SETTLED_STATUSES.includes(m.status) ? m : undefined;
     }, 20000);
 
   it('sends EMAIL through Resend with the message id as Idempotency-Key and the first line as subject', async () => {
@@ -104,11 +104,11 @@ describe('outbound providers: Resend, Twilio, Instagram DM, timeouts, sandbox (e
     expect(m.externalId).toBe(resend.deliveries.find((d) => d.idempotencyKey === `message-${id}`)!.id);
   });
 
-  it('retries a Resend 429 and fails a 422 at once', async () => {
+  it('waits out a Resend 429 without using an attempt, and fails a 422 at once', async () => {
     const c = await contact();
     resend.script('emails', resendErrors.rateLimited());
     const retried = await settled(await send({ contactId: c.id, channel: 'EMAIL', content: 'rate limited' }));
-    expect(retried).toMatchObject({ status: 'SENT', attempts: 2 });
+    expect(retried).toMatchObject({ status: 'SENT', attempts: 1 });
 
     resend.script('emails', resendErrors.validation());
     const failed = await settled(await send({ contactId: c.id, channel: 'EMAIL', content: 'invalid' }));
@@ -130,7 +130,7 @@ describe('outbound providers: Resend, Twilio, Instagram DM, timeouts, sandbox (e
     expect(m.externalId).toMatch(/^SM[0-9a-f]{32}$/);
   });
 
-  it('fails an SMS at once on Twilio 21211 (invalid number) and retries 20429', async () => {
+  it('fails an SMS at once on Twilio 21211 (invalid number) and waits out 20429', async () => {
     const c = await contact();
     twilio.script('messages', twilioErrors.invalidTo(c.phone!));
     const failed = await settled(await send({ contactId: c.id, channel: 'SMS', content: 'x' }));
@@ -138,7 +138,7 @@ describe('outbound providers: Resend, Twilio, Instagram DM, timeouts, sandbox (e
     expect(failed.errorMessage).toContain('[code 21211]');
 
     twilio.script('messages', twilioErrors.tooManyRequests());
-    expect(await settled(await send({ contactId: c.id, channel: 'SMS', content: 'y' }))).toMatchObject({ status: 'SENT', attempts: 2 });
+    expect(await settled(await send({ contactId: c.id, channel: 'SMS', content: 'y' }))).toMatchObject({ status: 'SENT', attempts: 1 });
   });
 
   it("sends INSTAGRAM_DM through the Graph API to the contact's instagramId, media first", async () => {
@@ -154,22 +154,24 @@ describe('outbound providers: Resend, Twilio, Instagram DM, timeouts, sandbox (e
     expect(m.externalId).toBe((calls[1].response!.body as { message_id: string }).message_id);
   });
 
-  it('fails an Instagram DM at once on an invalid token (190) and retries a rate limit (613)', async () => {
+  it('fails an Instagram DM at once on an invalid token (190) and waits out a rate limit (613)', async () => {
     const c = await contact();
     graph.script('ig-messages', graphError(190, 'Error validating access token', 401));
     expect(await settled(await send({ contactId: c.id, channel: 'INSTAGRAM_DM', content: 'x' }))).toMatchObject({ status: 'FAILED', attempts: 1 });
     graph.script('ig-messages', graphError(613, 'Calls to this api have exceeded the rate limit.', 400));
-    expect(await settled(await send({ contactId: c.id, channel: 'INSTAGRAM_DM', content: 'y' }))).toMatchObject({ status: 'SENT', attempts: 2 });
+    expect(await settled(await send({ contactId: c.id, channel: 'INSTAGRAM_DM', content: 'y' }))).toMatchObject({ status: 'SENT', attempts: 1 });
   });
 
-  it('retries a provider that does not answer within PROVIDER_TIMEOUT_MS, and a dropped connection', async () => {
+  it('sends again, under the same Idempotency-Key, an email whose call timed out or whose connection dropped', async () => {
     const c = await contact();
-    wa.script('messages', { status: 200, body: {}, delayMs: 1500 });
-    const slow = await settled(await send({ contactId: c.id, channel: 'WHATSAPP', content: 'slow' }));
-    expect(slow).toMatchObject({ status: 'SENT', attempts: 2 });
+    resend.script('emails', { status: 200, body: { id: 'late-answer' }, delayMs: 1500 });
+    const id = await send({ contactId: c.id, channel: 'EMAIL', content: 'slow' });
+    expect(await settled(id)).toMatchObject({ status: 'SENT', attempts: 2 });
+    const keys = resend.requestsTo('emails').map((r) => r.headers['idempotency-key']);
+    expect(keys.filter((k) => k === `message-${id}`)).toHaveLength(2);
 
-    wa.script('messages', { drop: true });
-    const dropped = await settled(await send({ contactId: c.id, channel: 'WHATSAPP', content: 'dropped' }));
+    resend.script('emails', { drop: true });
+    const dropped = await settled(await send({ contactId: c.id, channel: 'EMAIL', content: 'dropped' }));
     expect(dropped).toMatchObject({ status: 'SENT', attempts: 2 });
   });
 });
@@ -216,7 +218,14 @@ describe('production without credentials (e2e)', () => {
   let fx: Fixtures;
 
   beforeAll(async () => {
-    t = await createTestApp({ NODE_ENV: 'production', WHATSAPP_TOKEN: '', WHATSAPP_PHONE_ID: '', SWAGGER_ENABLED: 'false' });
+    t = await createTestApp({
+      NODE_ENV: 'production',
+      WHATSAPP_TOKEN: '',
+      WHATSAPP_PHONE_ID: '',
+      SWAGGER_ENABLED: 'false',
+      APP_URL: 'https://api.zyva.test',
+      CHANNEL_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+    });
     fx = new Fixtures(t);
   });
 
@@ -226,18 +235,15 @@ describe('production without credentials (e2e)', () => {
     await t.close();
   });
 
-  it('fails the message at once with a clear error instead of pretending to send', async () => {
+  it('refuses the message at the API (422 "WHATSAPP is not connected"), storing and consuming nothing', async () => {
     const u = await fx.registerUser();
     await fx.setPlan(u.organizationId, 'PRO');
     const c = await t.prisma.contact.create({ data: { organizationId: u.organizationId, name: 'Duda', phone: '+5511977776666' } });
     const res = await t.http.post('/api/messages').set(bearer(u.token)).set('X-Forwarded-For', randomIp()).send({ contactId: c.id, channel: 'WHATSAPP', content: 'hi' });
-    expect(res.status).toBe(202);
-    const m = await waitFor(async () => {
-      const row = await t.prisma.message.findUniqueOrThrow({ where: { id: res.body.id } });
-      return row.status === 'FAILED' ? row : undefined;
-    });
-    expect(m.attempts).toBe(1);
-    expect(m.errorMessage).toBe('WhatsApp Cloud API is not configured (its credentials are missing), so WHATSAPP cannot be sent');
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ statusCode: 422, message: 'WHATSAPP is not connected' });
+    expect(await t.prisma.message.count({ where: { organizationId: u.organizationId } })).toBe(0);
+    expect(await t.redis.get(`zyva:limits:${u.organizationId}:messages`)).toBeNull();
   });
 });
 

@@ -88,6 +88,9 @@ export function randomIp(): string {
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
+/** Statuses a message no longer leaves by itself (the send attempt is over). */
+export const SETTLED_STATUSES = ['SENT', 'DELIVERED', 'READ', 'FAILED', 'CANCELED'];
+
 /** Polls `check` until it returns a truthy value or the timeout passes. */
 export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 15000, stepMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;

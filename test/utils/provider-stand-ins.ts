@@ -556,8 +556,18 @@ export function svixHeaders(rawBody: string, secret: string, opts: { id?: string
   return { 'svix-id': id, 'svix-timestamp': timestamp, 'svix-signature': `v1,${signature}` };
 }
 
-/** A WhatsApp status notification as Meta posts it. */
-export function whatsAppStatusNotification(statuses: { id: string; status: 'sent' | 'delivered' | 'read' | 'failed'; timestamp?: number; recipient?: string; error?: { code: number; title: string; message?: string } }[]) {
+export interface WhatsAppStatusReport {
+  id: string;
+  status: 'sent' | 'delivered' | 'read' | 'failed';
+  timestamp?: number;
+  recipient?: string;
+  /** Echoed as Meta does from the send's `biz_opaque_callback_data`. */
+  callbackData?: string;
+  error?: { code: number; title: string; message?: string };
+}
+
+/** A WhatsApp status notification as Meta posts it, for the number `phoneNumberId`. */
+export function whatsAppStatusNotification(statuses: WhatsAppStatusReport[], phoneNumberId = '106540352242922') {
   return {
     object: 'whatsapp_business_account',
     entry: [
@@ -568,12 +578,13 @@ export function whatsAppStatusNotification(statuses: { id: string; status: 'sent
             field: 'messages',
             value: {
               messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+              metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId },
               statuses: statuses.map((s) => ({
                 id: s.id,
                 status: s.status,
                 timestamp: String(s.timestamp ?? Math.floor(Date.now() / 1000)),
                 recipient_id: s.recipient ?? '5511999990000',
+                ...(s.callbackData ? { biz_opaque_callback_data: s.callbackData } : {}),
                 ...(s.status !== 'failed'
                   ? { conversation: { id: randomBytes(16).toString('hex'), origin: { type: 'marketing' } }, pricing: { billable: true, pricing_model: 'CBP', category: 'marketing' } }
                   : {}),

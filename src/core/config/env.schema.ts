@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Transform, plainToInstance } from 'class-transformer';
+import { KeyRing, KeyRingError } from '../crypto/key-ring';
 import {
   IsBoolean,
   IsEmail,
@@ -91,9 +92,26 @@ export class EnvironmentVariables {
   @IsString()
   METRICS_TOKEN?: string;
 
-  /** Public base URL used in links inside emails (verification, password reset). */
+  /** Public base URL (no trailing slash) of links in emails and of the webhook URLs given to providers; required in production. */
   @IsUrl(httpUrl)
   APP_URL = 'http://localhost:3000';
+
+  /**
+   * Key ring of the channel secrets at rest: `keyId:base64-of-32-bytes`, comma-separated, the first
+   * encrypts. Required in production; elsewhere a fixed development key is used, with a warning.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  CHANNEL_ENCRYPTION_KEYS?: string;
+
+  /**
+   * How long a WhatsApp message whose send outcome is unknown (a timeout, a crash during the call)
+   * waits for Meta's status report naming it before it is sent once more.
+   */
+  @IsInt()
+  @Min(1000)
+  UNCERTAIN_SEND_WAIT_MS: number = 10 * 60 * 1000;
 
   // Outbound providers (see README "Providers"); credentials are optional outside production.
   @IsUrl(httpUrl)
@@ -102,6 +120,8 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined) @IsOptional() @IsString() WHATSAPP_TOKEN?: string;
   @Transform(emptyToUndefined) @IsOptional() @IsString() WHATSAPP_APP_SECRET?: string;
   @Transform(emptyToUndefined) @IsOptional() @IsString() WHATSAPP_VERIFY_TOKEN?: string;
+  /** The platform number's WhatsApp Business Account (its message templates). */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() WHATSAPP_BUSINESS_ACCOUNT_ID?: string;
 
   @IsUrl(httpUrl)
   RESEND_API_URL = 'https://api.resend.com';
@@ -154,12 +174,31 @@ export function validateEnvironment(raw: Record<string, string | undefined>): En
   const defined = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
   const env = plainToInstance(EnvironmentVariables, defined, { enableImplicitConversion: true });
   const errors = validateSync(env, { skipMissingProperties: false, forbidUnknownValues: true });
-  if (errors.length > 0) {
-    const lines = errors.map((e) => {
-      const shown = e.property.match(/TOKEN|SECRET|PASSWORD|KEY|URL/) ? '(hidden)' : JSON.stringify(e.value);
-      return `  - ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')} (got ${e.value === undefined ? 'nothing' : shown})`;
-    });
-    throw new ConfigValidationError(`Invalid environment configuration:\n${lines.join('\n')}`);
-  }
+  const lines = errors.map((e) => {
+    const shown = e.property.match(/TOKEN|SECRET|PASSWORD|KEY|URL/) ? '(hidden)' : JSON.stringify(e.value);
+    return `  - ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')} (got ${e.value === undefined ? 'nothing' : shown})`;
+  });
+  lines.push(...crossFieldProblems(env, defined).map((problem) => `  - ${problem}`));
+  if (lines.length > 0) throw new ConfigValidationError(`Invalid environment configuration:\n${lines.join('\n')}`);
   return env;
+}
+
+/** Rules that span variables or depend on NODE_ENV; each names its variable and never echoes a secret. */
+function crossFieldProblems(env: EnvironmentVariables, given: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const production = env.NODE_ENV === 'production';
+  if (env.CHANNEL_ENCRYPTION_KEYS !== undefined) {
+    try {
+      KeyRing.parse(env.CHANNEL_ENCRYPTION_KEYS);
+    } catch (error) {
+      if (!(error instanceof KeyRingError)) throw error;
+      problems.push(error.message);
+    }
+  } else if (production) {
+    problems.push('CHANNEL_ENCRYPTION_KEYS: required in production (keyId:base64-of-32-bytes, comma-separated; the first encrypts)');
+  }
+  if (production && given.APP_URL === undefined) {
+    problems.push('APP_URL: required in production (the public base URL of links and provider webhooks)');
+  }
+  return problems;
 }

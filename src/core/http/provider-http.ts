@@ -54,7 +54,11 @@ export class ProviderHttp implements OnApplicationShutdown {
         });
       });
       outgoing.setTimeout(this.config.PROVIDER_TIMEOUT_MS, () => {
-        outgoing.destroy(new ProviderError(req.provider, `no answer within ${this.config.PROVIDER_TIMEOUT_MS} ms`, true));
+        outgoing.destroy(
+          new ProviderError(req.provider, `no answer within ${this.config.PROVIDER_TIMEOUT_MS} ms`, true, undefined, 'ETIMEDOUT', {
+            unknownOutcome: req.method !== 'GET',
+          }),
+        );
       });
       outgoing.on('error', (error) => reject(error instanceof ProviderError ? error : this.networkError(req, error)));
       outgoing.end(req.body);
@@ -67,11 +71,22 @@ export class ProviderHttp implements OnApplicationShutdown {
     this.agents['https:'].destroy();
   }
 
+  /**
+   * A refused or unresolvable connection never reached the provider; any other
+   * network failure of a request that changes something (a reset, a hang-up)
+   * may have happened after the provider acted on it.
+   */
   private networkError(req: ProviderRequest, error: Error): ProviderError {
     const code = (error as NodeJS.ErrnoException).code;
-    return new ProviderError(req.provider, `request failed (${code ?? error.message})`, true, undefined, code);
+    const neverSent = code !== undefined && NEVER_SENT.has(code);
+    return new ProviderError(req.provider, `request failed (${code ?? error.message})`, true, undefined, code, {
+      unknownOutcome: req.method !== 'GET' && !neverSent,
+    });
   }
 }
+
+/** Network errors raised before any byte of the request reached the provider. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 function parseJson(text: string): unknown {
   if (!text) return undefined;

@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
-import type { Job, JobsOptions, Queue } from 'bullmq';
+import { Injectable, Logger, OnApplicationShutdown, ServiceUnavailableException } from '@nestjs/common';
+import type { Job, JobSchedulerTemplateOptions, JobsOptions, Queue, RepeatOptions } from 'bullmq';
 import { JobName, JobPayloads, QUEUE_OF_JOB, QueueName } from './queue.catalogue';
 
 /** How long an enqueue may wait for Redis before the caller is told the queue is unavailable. */
@@ -21,6 +21,15 @@ function bounded<T>(work: Promise<T>, queue: string): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** How often a process that keeps job schedulers checks that Redis still has them (it may have restarted empty). */
+export const SCHEDULER_CHECK_MS = 10_000;
+
+interface KeptScheduler {
+  queue: Queue;
+  repeat: Omit<RepeatOptions, 'key'> | (() => Omit<RepeatOptions, 'key'>);
+  template: { name: string; data: unknown; opts?: JobSchedulerTemplateOptions };
+}
+
 export interface BulkJob<N extends JobName> {
   data: JobPayloads[N];
   opts?: JobsOptions;
@@ -35,9 +44,11 @@ export interface BulkJob<N extends JobName> {
  * instead of hanging (the data it stored first is picked up by a reconciler).
  */
 @Injectable()
-export class JobProducer {
+export class JobProducer implements OnApplicationShutdown {
   private readonly logger = new Logger(JobProducer.name);
   private readonly queues: Record<QueueName, Queue>;
+  private readonly kept = new Map<string, KeptScheduler>();
+  private keeper?: NodeJS.Timeout;
 
   constructor(
     @InjectQueue(QueueName.Messages) messages: Queue,
@@ -75,14 +86,53 @@ export class JobProducer {
   /**
    * A job repeated every `everyMs` across the whole cluster: one BullMQ job
    * scheduler (id = job name), however many workers register it. The first
-   * run comes one interval after boot.
+   * run comes one interval after boot (or after it was re-created).
    */
-  scheduleEvery<N extends JobName>(name: N, everyMs: number, data: JobPayloads[N]): Promise<unknown> {
-    return this.queueOf(name).upsertJobScheduler(
+  scheduleEvery<N extends JobName>(name: N, everyMs: number, data: JobPayloads[N]): Promise<void> {
+    return this.keepScheduler(this.queueOf(name), name, () => ({ every: everyMs, startDate: new Date(Date.now() + everyMs) }), {
       name,
-      { every: everyMs, startDate: new Date(Date.now() + everyMs) },
-      { name, data, opts: { attempts: 1, removeOnComplete: 20, removeOnFail: 50 } },
-    );
+      data,
+      opts: { attempts: 1, removeOnComplete: 20, removeOnFail: 50 },
+    });
+  }
+
+  /**
+   * Upserts a job scheduler (idempotent under its id, so one per cluster
+   * whatever number of workers register it) and keeps it: every
+   * SCHEDULER_CHECK_MS this process checks that Redis still has it and
+   * re-creates it when Redis lost it (restarted empty), without a restart.
+   */
+  async keepScheduler(queue: Queue, id: string, repeat: KeptScheduler['repeat'], template: KeptScheduler['template']): Promise<void> {
+    const kept = { queue, repeat, template };
+    this.kept.set(`${queue.name}:${id}`, kept);
+    await this.upsert(id, kept);
+    this.keeper ??= setInterval(() => void this.checkSchedulers(), SCHEDULER_CHECK_MS).unref();
+  }
+
+  /** Re-creates the kept schedulers Redis no longer has; answers how many. */
+  async checkSchedulers(): Promise<number> {
+    let recreated = 0;
+    for (const [key, kept] of this.kept) {
+      const id = key.slice(kept.queue.name.length + 1);
+      try {
+        if (await kept.queue.getJobScheduler(id)) continue;
+        await this.upsert(id, kept);
+        recreated++;
+        this.logger.warn(`Job scheduler ${id} of queue ${kept.queue.name} was missing (Redis lost it): re-created`);
+      } catch (error) {
+        this.logger.debug(`Cannot check job scheduler ${id}: ${(error as Error).message}`);
+      }
+    }
+    return recreated;
+  }
+
+  onApplicationShutdown(): void {
+    if (this.keeper) clearInterval(this.keeper);
+  }
+
+  private async upsert(id: string, kept: KeptScheduler): Promise<void> {
+    const repeat = typeof kept.repeat === 'function' ? kept.repeat() : kept.repeat;
+    await kept.queue.upsertJobScheduler(id, repeat, kept.template as Parameters<Queue['upsertJobScheduler']>[2]);
   }
 
   add<N extends JobName>(name: N, data: JobPayloads[N], opts?: JobsOptions): Promise<Job<JobPayloads[N]>> {

@@ -31,7 +31,14 @@ export type EmailTemplate = 'verify-email' | 'password-reset';
 
 /** Payload of each job, by name: a producer cannot add a job its processor does not understand. */
 export interface JobPayloads {
-  [JobName.SendMessage]: { messageId: string; organizationId: string };
+  [JobName.SendMessage]: {
+    messageId: string;
+    organizationId: string;
+    /** The provider's acceptance of a send whose record could not be written yet: only the write is retried. */
+    accepted?: { externalId: string; channel: string };
+    /** Consecutive throttling pauses (each doubles the next when the provider says nothing). */
+    throttled?: number;
+  };
   [JobName.ReconcileMessages]: Record<string, never>;
   [JobName.FanOutCampaign]: { campaignId: string; organizationId: string };
   [JobName.ExecuteFlowStep]: { executionId: string; stepIndex: number };

@@ -15,14 +15,19 @@ export function workerConcurrency(): number {
 }
 
 /**
- * Worker options from config: concurrency, and the lock after which a job of
- * a dead worker is taken over as stalled (checked at the same interval).
+ * Worker options from config: concurrency, and the takeover of a dead
+ * worker's jobs within WORKER_LOCK_DURATION_MS: a job's lock lapses after
+ * three quarters of it, and every worker looks for lapsed locks each quarter,
+ * so a job whose worker died is running again at most that long after.
+ * A stalled job is safe to run again (the send state machine consults its
+ * record first), so it may stall many times before BullMQ gives up on it.
  */
-export function workerOptions(): { concurrency: number; lockDuration: number; stalledInterval: number } {
+export function workerOptions(): { concurrency: number; lockDuration: number; stalledInterval: number; maxStalledCount: number } {
   const config = loadConfig();
   return {
     concurrency: config.WORKER_CONCURRENCY,
-    lockDuration: config.WORKER_LOCK_DURATION_MS,
-    stalledInterval: config.WORKER_LOCK_DURATION_MS,
+    lockDuration: Math.round(config.WORKER_LOCK_DURATION_MS * 0.75),
+    stalledInterval: Math.round(config.WORKER_LOCK_DURATION_MS * 0.25),
+    maxStalledCount: 10,
   };
 }

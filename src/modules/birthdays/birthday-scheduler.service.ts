@@ -1,7 +1,6 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { AppConfig } from '../../core/config/app-config';
+import { JobProducer } from '../../core/queues/job-producer.service';
 import { DEFAULT_JOB_OPTIONS, JobName, QueueName } from '../../core/queues/queue.catalogue';
 
 export const BIRTHDAY_SCHEDULER_ID = 'check-birthdays';
@@ -12,19 +11,21 @@ export const BIRTHDAY_CRON = '0 9 * * *';
  * a worker starts. Upserting under a fixed id is idempotent: any number of
  * workers keep one scheduler and one next job (its id is derived from the
  * fire time), so the check runs once a day; the cron is evaluated in
- * BIRTHDAY_TZ, which also keeps 09:00 local across DST changes.
+ * BIRTHDAY_TZ, which also keeps 09:00 local across DST changes. The
+ * producer keeps it: if Redis loses it, it is re-created without a restart.
  */
 @Injectable()
 export class BirthdaySchedulerService implements OnApplicationBootstrap {
   private readonly logger = new Logger(BirthdaySchedulerService.name);
 
   constructor(
-    @InjectQueue(QueueName.Birthdays) private readonly queue: Queue,
+    private readonly jobs: JobProducer,
     private readonly config: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.upsertJobScheduler(
+    await this.jobs.keepScheduler(
+      this.jobs.queue(QueueName.Birthdays),
       BIRTHDAY_SCHEDULER_ID,
       { pattern: BIRTHDAY_CRON, tz: this.config.BIRTHDAY_TZ },
       {

@@ -1,5 +1,5 @@
 import type { Prisma } from '../../generated/prisma/client';
-import type { ContactAddress } from '../channels/providers/channel-provider';
+import type { ContactAddress } from '../channels/channel-extension';
 
 /** The contacts a campaign sends to: the organization's, with the tag if given, that the channel can reach. */
 export function campaignAudience(organizationId: string, recipientField: keyof ContactAddress, tag: string | null): Prisma.ContactWhereInput {

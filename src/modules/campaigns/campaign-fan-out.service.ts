@@ -3,10 +3,11 @@ import { Job, UnrecoverableError } from 'bullmq';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName, JobPayloads } from '../../core/queues/queue.catalogue';
+import { currentPeriod } from '../../core/plans/plans';
 import type { Campaign } from '../../generated/prisma/client';
 import { SENDABLE } from '../messages/message-send.repository';
 import { MessageQuota } from '../organizations/message-quota';
-import { ChannelRegistry } from '../channels/providers/channel-registry';
+import { ChannelRegistry } from '../channels/channel-registry';
 import { campaignAudience } from './campaign-audience';
 
 /** Contacts read, messages created and jobs added per round trip. */
@@ -36,8 +37,8 @@ export class CampaignFanOutService {
     if (!campaign || (campaign.status !== 'PENDING' && campaign.status !== 'FANNING_OUT')) {
       return { created: 0, total: campaign?.total ?? 0 };
     }
-    const provider = this.registry.get(campaign.channel);
-    if (!provider) throw new UnrecoverableError(`No provider handles channel ${campaign.channel}`);
+    const sender = this.registry.sender(campaign.channel);
+    if (!sender) throw new UnrecoverableError(`No provider sends channel ${campaign.channel}`);
     await this.prisma.campaign.update({ where: { id: campaign.id }, data: { status: 'FANNING_OUT' } });
 
     const alreadyCreated = await this.prisma.message.count({ where: { campaignId: campaign.id } });
@@ -45,7 +46,7 @@ export class CampaignFanOutService {
 
     let created = alreadyCreated;
     let cursor: string | undefined;
-    const where = campaignAudience(campaign.organizationId, provider.recipientField, campaign.tag);
+    const where = campaignAudience(campaign.organizationId, sender.recipientField, campaign.tag);
     while (created < campaign.total) {
       const page = await this.prisma.contact.findMany({
         where: cursor ? { ...where, id: { gt: cursor } } : where,
@@ -75,18 +76,31 @@ export class CampaignFanOutService {
   /**
    * One INSERT for the whole batch (ids made by Postgres), rather than the
    * ORM building a thousand rows: the fan-out is on the hot path of a campaign.
+   * The same statement adds the batch to the organization's messagesThisMonth.
+   * Every message keeps the route the campaign was accepted with.
    */
   private async createAndQueue(campaign: Campaign, contactIds: string[]): Promise<number> {
     if (contactIds.length === 0) return 0;
     const scheduled = campaign.scheduledFor !== null && campaign.scheduledFor.getTime() > Date.now();
     const now = new Date().toISOString();
+    const period = currentPeriod();
     const rows = await this.prisma.$queryRaw<{ id: string }[]>`
-      INSERT INTO messages (id, "organizationId", "contactId", "campaignId", channel, content, status, "scheduledFor", "createdAt", "updatedAt")
-      SELECT 'c' || replace(gen_random_uuid()::text, '-', ''), ${campaign.organizationId}, contact.id, ${campaign.id},
-             ${campaign.channel}::"Channel", ${campaign.content}, ${scheduled ? 'SCHEDULED' : 'QUEUED'}::"MessageStatus",
-             ${campaign.scheduledFor?.toISOString() ?? null}::timestamp(3), ${now}::timestamp(3), ${now}::timestamp(3)
-      FROM unnest(${contactIds}::text[]) AS contact(id)
-      RETURNING id`;
+      WITH inserted AS (
+        INSERT INTO messages (id, "organizationId", "contactId", "campaignId", channel, content, status, route, "connectionId",
+                              "scheduledFor", "createdAt", "updatedAt")
+        SELECT 'c' || replace(gen_random_uuid()::text, '-', ''), ${campaign.organizationId}, contact.id, ${campaign.id},
+               ${campaign.channel}, ${campaign.content}, ${scheduled ? 'SCHEDULED' : 'QUEUED'}::"MessageStatus",
+               ${campaign.route}::"SendRoute", ${campaign.connectionId},
+               ${campaign.scheduledFor?.toISOString() ?? null}::timestamp(3), ${now}::timestamp(3), ${now}::timestamp(3)
+        FROM unnest(${contactIds}::text[]) AS contact(id)
+        RETURNING id
+      ), counted AS (
+        UPDATE organizations
+        SET "messagesThisMonth" = CASE WHEN "messagesPeriod" = ${period} THEN "messagesThisMonth" ELSE 0 END + (SELECT count(*) FROM inserted)::int,
+            "messagesPeriod" = ${period}
+        WHERE id = ${campaign.organizationId}
+      )
+      SELECT id FROM inserted`;
     await this.queue(campaign, rows.map((r) => r.id));
     return rows.length;
   }

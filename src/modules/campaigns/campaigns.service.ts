@@ -8,7 +8,8 @@ import type { MessageStatus } from '../../generated/prisma/enums';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { ENQUEUE_TIMEOUT_MS, enqueueWithin } from '../messages/enqueue';
 import { MessageQuota } from '../organizations/message-quota';
-import { ChannelRegistry } from '../channels/providers/channel-registry';
+import { ChannelRegistry } from '../channels/channel-registry';
+import { ChannelRouter } from '../channels/routing/channel-router';
 import { campaignAudience } from './campaign-audience';
 import { CampaignDto, CreateCampaignDto } from './dto/campaign.dto';
 
@@ -28,24 +29,26 @@ export class CampaignsService {
     private readonly jobs: JobProducer,
     private readonly quota: MessageQuota,
     private readonly registry: ChannelRegistry,
+    private readonly router: ChannelRouter,
   ) {}
 
   /**
    * Accepts a campaign without creating its messages: the whole audience is
    * counted and its quota consumed up front (a campaign larger than what is
-   * left is refused whole, 402), then a `fan-out-campaign` job creates and
-   * queues the messages in batches.
+   * left is refused whole, 402), its route chosen (kept by every message of
+   * it), then a `fan-out-campaign` job creates and queues the messages in batches.
    */
   async create(scope: TenantScope, dto: CreateCampaignDto): Promise<CampaignDto> {
-    const provider = this.registry.get(dto.channel);
-    if (!provider) throw new BadRequestException(`Channel ${dto.channel} has no provider.`);
+    const sender = this.registry.sender(dto.channel);
+    if (!sender) throw new BadRequestException([`channel must be one of the following values: ${this.registry.channels().join(', ')}`]);
     const scheduledFor = dto.scheduledFor ? new Date(dto.scheduledFor) : undefined;
     if (scheduledFor && scheduledFor.getTime() > Date.now() + MAX_SCHEDULE_MS) {
       throw new BadRequestException('scheduledFor must be within a year from now.');
     }
     const total = await this.prisma.contact.count({
-      where: campaignAudience(scope.organizationId, provider.recipientField, dto.tag ?? null),
+      where: campaignAudience(scope.organizationId, sender.recipientField, dto.tag ?? null),
     });
+    const route = await this.router.choose(scope.organizationId, sender.kind, dto.channel);
     if (total > 0) await this.quota.consume(scope.organizationId, total);
 
     let campaign: Campaign;
@@ -59,6 +62,8 @@ export class CampaignsService {
           tag: dto.tag,
           scheduledFor,
           total,
+          route: route.route,
+          connectionId: route.connectionId,
           status: total > 0 ? 'PENDING' : 'COMPLETED',
         },
       });

@@ -5,6 +5,7 @@ import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName, QueueName } from '../../core/queues/queue.catalogue';
 import { CampaignsService, fanOutJobId } from '../campaigns/campaigns.service';
+import { DeliveryStatusService } from './delivery-status.service';
 import { SENDABLE } from './message-send.repository';
 
 /** Messages checked per round trip, and at most this many rounds per run. */
@@ -16,16 +17,22 @@ export interface ReconcileReport {
   requeued: number;
   failed: number;
   campaignsRequeued: number;
+  reportsApplied: number;
 }
+
+/** Messages that still need a job: not attempted yet, or claimed by an attempt that never recorded its outcome. */
+const UNSETTLED = [...SENDABLE, 'SENDING' as const];
 
 /**
  * Every accepted message is eventually sent or failed, even when Redis was
- * unreachable at enqueue time: a repeatable job (BullMQ job scheduler, every
- * RECONCILE_INTERVAL_MS) looks for QUEUED/SCHEDULED messages untouched for
- * RECONCILE_GRACE_MS whose job is missing and queues them again, under their
- * own id. The grace keeps it off the normal path; the worker's status check
- * makes a needless re-queue harmless. Campaigns whose fan-out job was lost
- * are queued again the same way.
+ * unreachable at enqueue time or lost its data: a repeatable job (BullMQ job
+ * scheduler, every RECONCILE_INTERVAL_MS) looks for QUEUED/SCHEDULED messages,
+ * and SENDING ones whose attempt never recorded its outcome, untouched for
+ * RECONCILE_GRACE_MS and without a pending job, and queues them again under
+ * their own id. The send state machine makes a needless re-queue harmless (a
+ * SENDING message is settled by its channel's policy, never blindly re-sent).
+ * Campaigns whose fan-out job was lost are queued again the same way, and
+ * delivery reports kept for sends recorded since are applied.
  */
 @Injectable()
 export class MessageReconcilerService implements OnApplicationBootstrap {
@@ -36,6 +43,7 @@ export class MessageReconcilerService implements OnApplicationBootstrap {
     private readonly prisma: PrismaService,
     private readonly jobs: JobProducer,
     private readonly campaigns: CampaignsService,
+    private readonly statuses: DeliveryStatusService,
     private readonly config: AppConfig,
   ) {
     this.queue = jobs.queue(QueueName.Messages);
@@ -47,16 +55,16 @@ export class MessageReconcilerService implements OnApplicationBootstrap {
 
   async run(job?: Job): Promise<ReconcileReport> {
     const cutoff = new Date(Date.now() - this.config.RECONCILE_GRACE_MS);
-    const report: ReconcileReport = { checked: 0, requeued: 0, failed: 0, campaignsRequeued: 0 };
+    const report: ReconcileReport = { checked: 0, requeued: 0, failed: 0, campaignsRequeued: 0, reportsApplied: 0 };
     let after: { updatedAt: Date; id: string } | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const rows = await this.prisma.message.findMany({
         where: {
-          status: { in: [...SENDABLE] },
+          status: { in: UNSETTLED },
           updatedAt: { lt: cutoff },
           ...(after ? { OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] } : {}),
         },
-        select: { id: true, organizationId: true, scheduledFor: true, updatedAt: true },
+        select: { id: true, organizationId: true, scheduledFor: true, updatedAt: true, status: true },
         orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
         take: PAGE,
       });
@@ -67,6 +75,7 @@ export class MessageReconcilerService implements OnApplicationBootstrap {
       await job?.updateProgress({ checked: report.checked, requeued: report.requeued, failed: report.failed });
     }
     report.campaignsRequeued = await this.reconcileCampaigns(cutoff);
+    report.reportsApplied = (await this.statuses.sweepPending()).applied;
     if (report.requeued + report.failed + report.campaignsRequeued > 0) {
       this.logger.warn(
         `Reconciled: ${report.requeued} messages queued again, ${report.failed} failed, ${report.campaignsRequeued} campaign fan-outs queued again`,
@@ -76,7 +85,7 @@ export class MessageReconcilerService implements OnApplicationBootstrap {
   }
 
   private async reconcilePage(
-    rows: { id: string; organizationId: string; scheduledFor: Date | null }[],
+    rows: { id: string; organizationId: string; scheduledFor: Date | null; status: string }[],
     report: ReconcileReport,
   ): Promise<void> {
     const states = await Promise.all(rows.map((r) => this.queue.getJobState(r.id)));
@@ -84,7 +93,11 @@ export class MessageReconcilerService implements OnApplicationBootstrap {
     for (const [i, row] of rows.entries()) {
       const state = states[i];
       if (state === 'unknown') missing.push(row);
-      else if (state === 'failed') {
+      else if (state === 'failed' && row.status === 'SENDING') {
+        // The attempt may have reached the provider: a fresh job settles it by the channel's policy.
+        await this.queue.remove(row.id);
+        missing.push(row);
+      } else if (state === 'failed') {
         // BullMQ gave up on the job but the message was never marked (the database was unreachable then).
         const failed = await this.queue.getJob(row.id);
         const { count } = await this.prisma.message.updateMany({

@@ -1,22 +1,29 @@
 import { Injectable } from '@nestjs/common';
-import { currentPeriod } from '../../core/plans/plans';
 import { PrismaService } from '../../core/prisma/prisma.service';
-import type { Channel, MessageStatus } from '../../generated/prisma/enums';
+import { Prisma } from '../../generated/prisma/client';
+import type { MessageStatus, SendRoute } from '../../generated/prisma/enums';
+import type { ConnectionForSend } from '../channels/routing/channel-router';
 
-/** What the worker needs to send one message: the message and its contact (null fields when deleted). */
+/** What the worker needs to send one message: the message, its contact (null fields when deleted) and its connection. */
 export interface MessageToSend {
   id: string;
   organizationId: string;
   contactId: string;
-  channel: Channel;
+  channel: string;
   content: string;
   mediaUrl: string | null;
   status: MessageStatus;
+  route: SendRoute | null;
+  attempts: number;
+  claimedAt: Date | null;
+  uncertainSince: Date | null;
+  progress: Record<string, string> | null;
   contactFound: string | null;
   name: string | null;
   email: string | null;
   phone: string | null;
   instagramId: string | null;
+  connection: ConnectionForSend | null;
 }
 
 export interface SentRecord {
@@ -24,74 +31,138 @@ export interface SentRecord {
   externalId: string;
 }
 
-/** Statuses from which a message may still be sent. */
+/** Statuses from which a message may still be claimed for a first attempt. */
 export const SENDABLE: ReadonlySet<MessageStatus> = new Set<MessageStatus>(['QUEUED', 'SCHEDULED']);
 
+type Row = Omit<MessageToSend, 'connection'> & {
+  connId: string | null;
+  connOrg: string | null;
+  connKind: string | null;
+  connStatus: string | null;
+  connVersion: number | null;
+  connConfig: unknown;
+  connSecrets: string | null;
+  connError: string | null;
+};
+
+const COLUMNS = Prisma.sql`
+  m.id, m."organizationId", m."contactId", m.channel, m.content, m."mediaUrl", m.status::text AS status, m.route::text AS route,
+  m.attempts, m."claimedAt", m."uncertainSince", m.progress,
+  c.id AS "contactFound", c.name, c.email, c.phone, c."instagramId",
+  cc.id AS "connId", cc."organizationId" AS "connOrg", cc.kind AS "connKind", cc.status::text AS "connStatus", cc.version AS "connVersion",
+  cc.config AS "connConfig", cc.secrets AS "connSecrets", cc.error AS "connError"`;
+
+const JOINS = Prisma.sql`
+  LEFT JOIN contacts c ON c.id = m."contactId" AND c."organizationId" = m."organizationId"
+  LEFT JOIN channel_connections cc ON cc.id = m."connectionId"`;
+
+function toMessage(row: Row): MessageToSend {
+  const { connId, connOrg, connKind, connStatus, connVersion, connConfig, connSecrets, connError, ...message } = row;
+  return {
+    ...message,
+    connection: connId
+      ? { id: connId, organizationId: connOrg!, kind: connKind!, status: connStatus!, version: connVersion!, config: connConfig, secrets: connSecrets!, error: connError }
+      : null,
+  };
+}
+
 /**
- * The worker's queries. The hot ones take many messages at once (see
- * Batcher): one read for a batch of jobs, one statement recording a batch of
- * sends together with the organizations' monthly counters.
+ * The send state machine's queries. A message is claimed (SENDING, its
+ * attempt counted) in Postgres before the provider is called, and the
+ * outcome recorded after; every transition names the state it leaves, so
+ * two processes never both move a message. The hot ones take many messages
+ * at once (see Batcher): one claim for a batch of jobs, one statement
+ * recording a batch of sends.
  */
 @Injectable()
 export class MessageSendRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  loadForSend(ids: string[]): Promise<MessageToSend[]> {
-    return this.prisma.$queryRaw<MessageToSend[]>`
-      SELECT m.id, m."organizationId", m."contactId", m.channel::text AS channel, m.content, m."mediaUrl",
-             m.status::text AS status, c.id AS "contactFound", c.name, c.email, c.phone, c."instagramId"
-      FROM messages m
-      LEFT JOIN contacts c ON c.id = m."contactId" AND c."organizationId" = m."organizationId"
-      WHERE m.id = ANY(${ids}::text[])`;
+  /** Claims messages not attempted yet (QUEUED/SCHEDULED → SENDING, attempt +1) and answers them with what a send needs. */
+  async claim(ids: string[], now = new Date()): Promise<MessageToSend[]> {
+    const at = now.toISOString();
+    const rows = await this.prisma.$queryRaw<Row[]>`
+      WITH claimed AS (
+        UPDATE messages SET status = 'SENDING', "claimedAt" = ${at}::timestamp(3), "uncertainSince" = NULL,
+          attempts = attempts + 1, "updatedAt" = ${at}::timestamp(3)
+        WHERE id = ANY(${ids}::text[]) AND status IN ('QUEUED', 'SCHEDULED')
+        RETURNING *
+      )
+      SELECT ${COLUMNS} FROM claimed m ${JOINS}`;
+    return rows.map(toMessage);
+  }
+
+  /** A message as it stands, without claiming it. */
+  async load(id: string): Promise<MessageToSend | undefined> {
+    const rows = await this.prisma.$queryRaw<Row[]>`SELECT ${COLUMNS} FROM messages m ${JOINS} WHERE m.id = ${id}`;
+    return rows[0] ? toMessage(rows[0]) : undefined;
   }
 
   /**
-   * Records sends, only for messages still QUEUED/SCHEDULED (a SENT message
-   * is never recorded twice), and adds them to their organization's
-   * `messagesThisMonth`, restarting it when the month changed. One statement,
-   * so the message and the counter change together. Answers the ids (with
-   * their organization) that this call moved to SENT.
+   * Claims again a message whose earlier attempt ended with an unknown outcome,
+   * once that outcome is settled as "not sent": only if nobody moved it since
+   * (the same claim time), counting a new attempt.
    */
-  markSent(records: SentRecord[]): Promise<{ id: string; organizationId: string }[]> {
-    const period = currentPeriod();
-    const now = new Date().toISOString();
-    return this.prisma.$queryRaw<{ id: string; organizationId: string }[]>`
-      WITH input AS (
-        SELECT * FROM unnest(${records.map((r) => r.id)}::text[], ${records.map((r) => r.externalId)}::text[]) AS t(id, "externalId")
-      ), sent AS (
-        UPDATE messages m
-        SET status = 'SENT', "externalId" = input."externalId", "sentAt" = ${now}::timestamp(3),
-            attempts = m.attempts + 1, "errorMessage" = NULL, "updatedAt" = ${now}::timestamp(3)
-        FROM input
-        WHERE m.id = input.id AND m.status IN ('QUEUED', 'SCHEDULED')
-        RETURNING m.id, m."organizationId"
-      ), locked AS MATERIALIZED (
-        -- Organizations locked in id order: two workers' batches never deadlock on them.
-        SELECT o.id FROM organizations o WHERE o.id IN (SELECT "organizationId" FROM sent) ORDER BY o.id FOR UPDATE
-      ), counted AS (
-        UPDATE organizations o
-        SET "messagesThisMonth" = CASE WHEN o."messagesPeriod" = ${period} THEN o."messagesThisMonth" + n.count ELSE n.count END,
-            "messagesPeriod" = ${period}, "updatedAt" = ${now}::timestamp(3)
-        FROM (SELECT "organizationId", count(*)::int AS count FROM sent GROUP BY 1) n, locked
-        WHERE o.id = n."organizationId" AND locked.id = o.id
-        RETURNING o.id
-      )
-      SELECT id, "organizationId" FROM sent`;
-  }
-
-  /** A failed attempt that will be retried: counted, with its error, status unchanged. */
-  async recordRetry(id: string, errorMessage: string): Promise<void> {
-    await this.prisma.message.updateMany({
-      where: { id, status: { in: [...SENDABLE] } },
-      data: { attempts: { increment: 1 }, errorMessage },
-    });
-  }
-
-  /** The last attempt failed (or no attempt can succeed): FAILED with its error. */
-  async markFailed(id: string, errorMessage: string, countAttempt = true): Promise<boolean> {
+  async reclaim(id: string, previousClaim: Date, now = new Date()): Promise<MessageToSend | undefined> {
     const { count } = await this.prisma.message.updateMany({
-      where: { id, status: { in: [...SENDABLE] } },
-      data: { status: 'FAILED', failedAt: new Date(), errorMessage, ...(countAttempt ? { attempts: { increment: 1 } } : {}) },
+      where: { id, status: 'SENDING', claimedAt: previousClaim },
+      data: { claimedAt: now, uncertainSince: null, attempts: { increment: 1 } },
+    });
+    return count > 0 ? this.load(id) : undefined;
+  }
+
+  /** The attempt's outcome is unknown: the message waits, SENDING, for that to be settled. */
+  async markUncertain(id: string, claimedAt: Date, since = new Date()): Promise<boolean> {
+    const { count } = await this.prisma.message.updateMany({ where: { id, status: 'SENDING', claimedAt }, data: { uncertainSince: since } });
+    return count > 0;
+  }
+
+  /** Records accepted sends of claimed messages. Answers the ids this call moved to SENT. */
+  async markSent(records: SentRecord[]): Promise<string[]> {
+    const now = new Date().toISOString();
+    const rows = await this.prisma.$queryRaw<{ id: string }[]>`
+      UPDATE messages m
+      SET status = 'SENT', "externalId" = input."externalId", "sentAt" = ${now}::timestamp(3), "errorMessage" = NULL,
+          "claimedAt" = NULL, "uncertainSince" = NULL, progress = NULL, "updatedAt" = ${now}::timestamp(3)
+      FROM unnest(${records.map((r) => r.id)}::text[], ${records.map((r) => r.externalId)}::text[]) AS input(id, "externalId")
+      WHERE m.id = input.id AND m.status = 'SENDING'
+      RETURNING m.id`;
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Gives a claimed message back for a later attempt (the provider refused it
+   * for now). A throttling pause takes back the attempt it counted: it was not one.
+   */
+  async release(id: string, errorMessage: string, attemptCounts: boolean): Promise<boolean> {
+    const { count } = await this.prisma.message.updateMany({
+      where: { id, status: 'SENDING' },
+      data: { status: 'QUEUED', claimedAt: null, uncertainSince: null, errorMessage, ...(attemptCounts ? {} : { attempts: { decrement: 1 } }) },
+    });
+    return count > 0;
+  }
+
+  /** No attempt can succeed (or the last one failed): FAILED with its error. From SENDING, or before any claim. */
+  async markFailed(id: string, errorMessage: string): Promise<boolean> {
+    const { count } = await this.prisma.message.updateMany({
+      where: { id, status: { in: ['QUEUED', 'SCHEDULED', 'SENDING'] } },
+      data: { status: 'FAILED', failedAt: new Date(), errorMessage: errorMessage.slice(0, 1000), claimedAt: null, uncertainSince: null },
+    });
+    return count > 0;
+  }
+
+  /** A part of a multi-call send the provider accepted (Instagram DM's image before its text). */
+  async saveProgress(id: string, part: string, externalId: string): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE messages SET progress = COALESCE(progress, '{}'::jsonb) || jsonb_build_object(${part}::text, ${externalId}::text)
+      WHERE id = ${id} AND status = 'SENDING'`;
+  }
+
+  /** The provider refused the connection's credentials: INVALID with its reason, seen by every process from the next send on. */
+  async invalidateConnection(connectionId: string, error: string): Promise<boolean> {
+    const { count } = await this.prisma.channelConnection.updateMany({
+      where: { id: connectionId, status: 'CONNECTED' },
+      data: { status: 'INVALID', error: error.slice(0, 1000), checkedAt: new Date(), version: { increment: 1 } },
     });
     return count > 0;
   }

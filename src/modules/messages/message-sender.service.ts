@@ -1,134 +1,294 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { cacheKeys } from '../../core/cache/cache-keys';
-import { CacheService } from '../../core/cache/cache.service';
 import { AppConfig } from '../../core/config/app-config';
-import { JobName, JobPayloads } from '../../core/queues/queue.catalogue';
-import { ChannelProvider } from '../channels/providers/channel-provider';
-import { ChannelRegistry } from '../channels/providers/channel-registry';
 import { ProviderError } from '../../core/http/provider-error';
+import { isInfrastructureOutage, postponeForOutage } from '../../core/queues/job-outage';
+import { JobName, JobPayloads } from '../../core/queues/queue.catalogue';
+import { MessageSender, OutboundMessage, SendContext, isAuthenticationFailure } from '../channels/channel-extension';
+import { ChannelRegistry } from '../channels/channel-registry';
+import { ChannelRouter, RouteUnavailableError, SendCredentials } from '../channels/routing/channel-router';
 import { Batcher } from './batcher';
-import { MessageSendRepository, MessageToSend, SENDABLE, SentRecord } from './message-send.repository';
+import { DeliveryStatusService } from './delivery-status.service';
+import { MessageSendRepository, MessageToSend, SentRecord } from './message-send.repository';
 import { renderTemplate } from './template';
 
 export type SendMessageJob = Job<JobPayloads[JobName.SendMessage]>;
 
-export type SendOutcome = { status: 'SENT'; externalId: string; sandbox: boolean } | { status: 'SKIPPED'; reason: string };
+export type SendOutcome =
+  | { status: 'SENT'; externalId: string; sandbox: boolean }
+  | { status: 'FAILED'; reason: string }
+  | { status: 'SKIPPED'; reason: string };
 
-const WRITE_RETRY_DELAYS_MS = [100, 500, 2000];
+/** Attempts a message gets (claims that reach the provider); a throttling pause is not one. */
+export const MAX_SEND_ATTEMPTS = 3;
+/** Backoff between attempts the provider refused for now: 2 s, then 4 s. */
+const RETRY_DELAY_MS = 2000;
+/** After an unknown outcome, Twilio is asked for the message once it had time to list it. */
+const LOOKUP_DELAY_MS = 5000;
+/** A throttled account waits at least this long when the provider does not say, doubling per consecutive pause. */
+const THROTTLE_PAUSE_MS = 1000;
+const MAX_THROTTLE_PAUSE_MS = 60_000;
 
 const RECIPIENT_LABEL: Record<string, string> = { phone: 'phone number', email: 'email address', instagramId: 'Instagram id' };
 
 /**
- * Sends one message (the `send-message` job): checks it is still to be sent,
- * renders it for its contact, hands it to the channel's provider and records
- * the outcome. FAILED is written only on the last attempt, or at once when no
- * retry can succeed (UnrecoverableError), and always before the job ends.
+ * Sends one message (the `send-message` job) exactly once, whatever fails:
+ *
+ * 1. Claim: QUEUED → SENDING in Postgres, the attempt counted, before any
+ *    provider call. A job that finds its message SENDING (a retry, a stalled
+ *    job, a crash) knows an earlier attempt may have reached the provider.
+ * 2. Call the provider with the credentials chosen when the message was
+ *    accepted (a deleted or INVALID connection fails it; no fallback).
+ * 3. Record: SENT with the provider's id. If Postgres cannot take the write,
+ *    the acceptance is kept in the job and only the write is retried.
+ *
+ * An outcome that is truly unknown (a timeout or crash during the call, a 2xx
+ * without an id) is never blindly sent again: each channel's policy decides
+ * (Resend: its idempotency key; WhatsApp: wait for Meta's report naming the
+ * message; Twilio: look the message up; Instagram DM: fail). Outages of our
+ * own infrastructure and provider throttling postpone the job without using
+ * an attempt; refusals the provider may lift later are retried with backoff;
+ * FAILED is written only when no attempt can succeed.
  */
 @Injectable()
 export class MessageSenderService {
   private readonly logger = new Logger(MessageSenderService.name);
-  private readonly loads: Batcher<string, MessageToSend | undefined>;
+  private readonly claims: Batcher<string, MessageToSend | undefined>;
   private readonly sends: Batcher<SentRecord, boolean>;
 
   constructor(
     private readonly repository: MessageSendRepository,
     private readonly registry: ChannelRegistry,
-    private readonly cache: CacheService,
+    private readonly router: ChannelRouter,
+    private readonly statuses: DeliveryStatusService,
     private readonly config: AppConfig,
   ) {
-    this.loads = new Batcher(async (ids) => {
-      const rows = await this.repository.loadForSend(ids);
+    this.claims = new Batcher(async (ids) => {
+      const rows = await this.repository.claim([...new Set(ids)]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id));
     });
     this.sends = new Batcher(async (records) => {
-      const moved = await this.repository.markSent(records);
-      await this.refreshOrganizations(new Set(moved.map((m) => m.organizationId)));
-      const movedIds = new Set(moved.map((m) => m.id));
-      return records.map((r) => movedIds.has(r.id));
+      const moved = new Set(await this.repository.markSent(records));
+      return records.map((r) => moved.has(r.id));
     });
   }
 
-  async send(job: SendMessageJob): Promise<SendOutcome> {
-    const message = await this.loads.add(job.data.messageId);
-    if (!message) return { status: 'SKIPPED', reason: 'the message no longer exists' };
-    // Check before send: whatever retries, restarts or reconciliations happen, a sent message is not sent again.
-    if (!SENDABLE.has(message.status)) return { status: 'SKIPPED', reason: `the message is already ${message.status}` };
+  async send(job: SendMessageJob, token?: string): Promise<SendOutcome> {
+    const { messageId, accepted } = job.data;
+    // An earlier run had the provider's acceptance but could not write it: write it, never call again.
+    if (accepted) return this.recordSent(job, token, messageId, accepted.channel, accepted.externalId, false);
 
-    try {
-      const provider = this.providerFor(message);
-      const to = message[provider.recipientField];
-      if (!to) throw new UnrecoverableError(`The contact has no ${RECIPIENT_LABEL[provider.recipientField]} for ${message.channel}`);
-      const text = renderTemplate(message.content, { name: message.name ?? '', email: message.email, phone: message.phone });
-      const sandbox = !provider.isConfigured();
-      const { externalId } = sandbox
-        ? { externalId: `sandbox_${randomUUID()}` }
-        : await provider.send({ messageId: message.id, to, text, mediaUrl: message.mediaUrl });
-      const recorded = await this.recordSent({ id: message.id, externalId });
-      if (!recorded) this.logger.warn(`Message ${message.id} was sent but had changed status meanwhile (canceled?)`);
-      return { status: 'SENT', externalId, sandbox };
-    } catch (error) {
-      throw await this.recordFailure(job, error);
+    let message = await this.claims.add(messageId);
+    if (!message) {
+      const current = await this.repository.load(messageId);
+      if (!current) return { status: 'SKIPPED', reason: 'the message no longer exists' };
+      if (current.status !== 'SENDING') return { status: 'SKIPPED', reason: `the message is already ${current.status}` };
+      message = await this.afterInterruptedAttempt(job, token, current);
+      if (!message) return { status: 'SKIPPED', reason: 'the earlier attempt was settled' };
+    }
+    return this.attempt(job, token, message);
+  }
+
+  /** Called when BullMQ gave up on a job (stalled too often): a message never claimed must not stay QUEUED. */
+  async failLost(messageId: string, reason: string): Promise<void> {
+    const current = await this.repository.load(messageId);
+    // A SENDING message may have reached the provider: the reconciler settles it by the channel's policy instead.
+    if (current && (current.status === 'QUEUED' || current.status === 'SCHEDULED')) {
+      if (await this.repository.markFailed(messageId, reason)) this.logger.warn(`Message ${messageId} failed outside its attempt: ${reason}`);
     }
   }
 
-  /** Called when BullMQ fails a job without our handler having run (a job stalled too often). */
-  async failLost(messageId: string, reason: string): Promise<void> {
-    if (await this.repository.markFailed(messageId, reason, false)) {
-      this.logger.warn(`Message ${messageId} failed outside its attempt: ${reason}`);
+  private async attempt(job: SendMessageJob, token: string | undefined, message: MessageToSend): Promise<SendOutcome> {
+    const sender = this.registry.sender(message.channel);
+    let route: SendCredentials;
+    let outbound: OutboundMessage;
+    try {
+      if (!sender) throw new UnrecoverableError(`No provider sends channel ${message.channel}`);
+      if (!message.contactFound) throw new UnrecoverableError('The contact was deleted');
+      const to = message[sender.recipientField];
+      if (!to) throw new UnrecoverableError(`The contact has no ${RECIPIENT_LABEL[sender.recipientField]} for ${message.channel}`);
+      route = this.router.credentialsFor(sender.kind, message.route, message.connection, message.channel);
+      outbound = {
+        messageId: message.id,
+        organizationId: message.organizationId,
+        to,
+        text: renderTemplate(message.content, { name: message.name ?? '', email: message.email, phone: message.phone }),
+        mediaUrl: message.mediaUrl,
+        progress: message.progress ?? {},
+      };
+    } catch (error) {
+      if (error instanceof UnrecoverableError || error instanceof RouteUnavailableError) return this.fail(message, error.message);
+      throw error;
+    }
+    if (route.sandbox) return this.recordSent(job, token, message.id, message.channel, `sandbox_${randomUUID()}`, true);
+
+    const context = this.contextOf(message, route.credentials);
+    let externalId: string;
+    try {
+      externalId = (await sender!.send(outbound, context)).externalId;
+    } catch (error) {
+      return this.afterFailedCall(job, token, message, sender!, route.connectionId, error);
+    }
+    return this.recordSent(job, token, message.id, message.channel, externalId, false);
+  }
+
+  /**
+   * The provider has the message now. A write Postgres cannot take keeps the
+   * acceptance in the job (Redis) and postpones it to retry only the write.
+   */
+  private async recordSent(job: SendMessageJob, token: string | undefined, id: string, channel: string, externalId: string, sandbox: boolean): Promise<SendOutcome> {
+    let moved: boolean;
+    try {
+      moved = await this.sends.add({ id, externalId });
+      // Reports that arrived before this write committed were kept for it.
+      if (moved && !sandbox) await this.statuses.applyPending(channel, [externalId]);
+    } catch (error) {
+      if (!token || !isInfrastructureOutage(error)) throw error;
+      this.logger.warn(`Message ${id} was accepted (${externalId}) but cannot be recorded yet: ${(error as Error).message}`);
+      if (!job.data.accepted) await job.updateData({ ...job.data, accepted: { externalId, channel } });
+      throw await postponeForOutage(job, token, error);
+    }
+    if (!moved) this.logger.log(`Message ${id}: accepted as ${externalId}, already settled by the provider's report`);
+    return { status: 'SENT', externalId, sandbox };
+  }
+
+  private async afterFailedCall(
+    job: SendMessageJob,
+    token: string | undefined,
+    message: MessageToSend,
+    sender: MessageSender,
+    connectionId: string | null,
+    error: unknown,
+  ): Promise<SendOutcome> {
+    const providerError = error instanceof ProviderError ? error : undefined;
+    if (isAuthenticationFailure(error)) {
+      if (connectionId && (await this.repository.invalidateConnection(connectionId, error.message))) {
+        this.logger.warn(`Connection ${connectionId} is INVALID: ${error.message}`);
+      }
+      return this.fail(message, `${error.message} (the connection's credentials were refused; fix them with PUT /api/channels/${sender.kind})`);
+    }
+    if (providerError?.throttled && token) {
+      await this.repository.release(message.id, providerError.message, false);
+      throw await this.postpone(job, token, this.throttlePause(job, providerError), 'throttled');
+    }
+    if (!providerError || providerError.unknownOutcome) return this.afterUnknownOutcome(job, token, message, sender, error as Error);
+    if (!providerError.retryable) return this.fail(message, providerError.message);
+    if (message.attempts >= MAX_SEND_ATTEMPTS || !token) return this.fail(message, providerError.message);
+    await this.repository.release(message.id, providerError.message, true);
+    throw await this.postpone(job, token, RETRY_DELAY_MS * 2 ** (message.attempts - 1), 'retry');
+  }
+
+  /** The call may or may not have reached the provider: the channel's policy decides, never a blind second send. */
+  private async afterUnknownOutcome(job: SendMessageJob, token: string | undefined, message: MessageToSend, sender: MessageSender, error: Error): Promise<SendOutcome> {
+    this.logger.warn(`Message ${message.id}: outcome unknown after ${error.message}`);
+    switch (sender.unknownOutcome) {
+      case 'resend':
+        if (message.attempts >= MAX_SEND_ATTEMPTS || !token) return this.fail(message, error.message);
+        await this.repository.release(message.id, error.message, true);
+        throw await this.postpone(job, token, RETRY_DELAY_MS * 2 ** (message.attempts - 1), 'retry');
+      case 'await-report':
+      case 'lookup': {
+        if (!token) return this.fail(message, `${error.message}; outcome unknown`);
+        await this.repository.markUncertain(message.id, message.claimedAt!);
+        const wait = sender.unknownOutcome === 'lookup' ? LOOKUP_DELAY_MS : this.config.UNCERTAIN_SEND_WAIT_MS;
+        throw await this.postpone(job, token, wait, 'outcome unknown');
+      }
+      default:
+        return this.fail(message, `outcome unknown (${error.message}): not sent again, to avoid a duplicate`);
     }
   }
 
   /**
-   * The provider has the message now: a failed write is retried here, since
-   * failing the job would send it a second time on the job's retry.
+   * A job that finds its message SENDING: an earlier attempt claimed it and
+   * never recorded an outcome (a crash, a stalled job, a timeout). Answers the
+   * message to attempt again, or undefined when it was settled; postpones
+   * (throws DelayedError) while the outcome may still be settled by itself.
    */
-  private async recordSent(record: SentRecord): Promise<boolean> {
+  private async afterInterruptedAttempt(job: SendMessageJob, token: string | undefined, message: MessageToSend): Promise<MessageToSend | undefined> {
+    const sender = this.registry.sender(message.channel);
+    const claimedAt = message.claimedAt ?? new Date(0);
+    if (!sender) return this.fail(message, `No provider sends channel ${message.channel}`);
+    if (!message.uncertainSince) {
+      // Another worker may still be inside the call: its lease is the worker lock.
+      const leaseEnds = claimedAt.getTime() + this.config.WORKER_LOCK_DURATION_MS;
+      if (Date.now() < leaseEnds && token) throw await this.postpone(job, token, leaseEnds - Date.now(), 'claimed by another attempt');
+      if (sender.unknownOutcome === 'resend') return this.again(message, claimedAt);
+      if (sender.unknownOutcome === 'fail') return this.fail(message, 'outcome unknown (the attempt was interrupted): not sent again, to avoid a duplicate');
+      await this.repository.markUncertain(message.id, claimedAt, claimedAt);
+      message = { ...message, uncertainSince: claimedAt };
+    }
+    if (sender.unknownOutcome === 'await-report') {
+      const waitEnds = message.uncertainSince!.getTime() + this.config.UNCERTAIN_SEND_WAIT_MS;
+      if (Date.now() < waitEnds && token) throw await this.postpone(job, token, waitEnds - Date.now(), 'awaiting the provider report');
+      this.logger.warn(`Message ${message.id}: no report named it within ${this.config.UNCERTAIN_SEND_WAIT_MS} ms, so it never went out; sending again`);
+      return this.again(message, claimedAt);
+    }
+    return this.lookUp(job, token, message, sender, claimedAt);
+  }
+
+  private async lookUp(job: SendMessageJob, token: string | undefined, message: MessageToSend, sender: MessageSender, claimedAt: Date): Promise<MessageToSend | undefined> {
+    let route: SendCredentials;
     try {
-      return await this.sends.add(record);
+      route = this.router.credentialsFor(sender.kind, message.route, message.connection, message.channel);
     } catch (error) {
-      for (const delayMs of WRITE_RETRY_DELAYS_MS) {
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        const moved = await this.repository.markSent([record]).catch(() => undefined);
-        if (moved) {
-          await this.refreshOrganizations(new Set(moved.map((m) => m.organizationId)));
-          return moved.length > 0;
-        }
-      }
-      this.logger.error(`Message ${record.id} was sent (${record.externalId}) but could not be recorded: ${(error as Error).message}`);
-      throw error;
+      if (!(error instanceof RouteUnavailableError)) throw error;
+      return this.fail(message, `outcome unknown, and it cannot be looked up: ${error.message}`);
     }
+    if (route.sandbox || !sender.lookup) return this.again(message, claimedAt);
+    const outbound: OutboundMessage = {
+      messageId: message.id,
+      organizationId: message.organizationId,
+      to: String(message[sender.recipientField] ?? ''),
+      text: renderTemplate(message.content, { name: message.name ?? '', email: message.email, phone: message.phone }),
+      mediaUrl: message.mediaUrl,
+      progress: message.progress ?? {},
+    };
+    let found;
+    try {
+      found = await sender.lookup(outbound, this.contextOf(message, route.credentials), new Date(claimedAt.getTime() - 1000));
+    } catch (error) {
+      if (!(error instanceof ProviderError) || !token) throw error;
+      throw await this.postpone(job, token, LOOKUP_DELAY_MS, `lookup failed (${error.message})`);
+    }
+    if (found) {
+      this.logger.log(`Message ${message.id}: found at the provider as ${found.externalId}; recorded, not sent again`);
+      await this.recordSent(job, token, message.id, message.channel, found.externalId, false);
+      return undefined;
+    }
+    return this.again(message, claimedAt);
   }
 
-  private providerFor(message: MessageToSend): ChannelProvider {
-    if (!message.contactFound) throw new UnrecoverableError('The contact was deleted');
-    const provider = this.registry.get(message.channel);
-    if (!provider) throw new UnrecoverableError(`No provider handles channel ${message.channel}`);
-    if (!provider.isConfigured() && this.config.NODE_ENV === 'production') {
-      throw new UnrecoverableError(`${provider.name} is not configured (its credentials are missing), so ${message.channel} cannot be sent`);
+  /** The earlier attempt did not go out: claim the message again for a new attempt, if one is left. */
+  private async again(message: MessageToSend, claimedAt: Date): Promise<MessageToSend | undefined> {
+    if (message.attempts >= MAX_SEND_ATTEMPTS) {
+      return this.fail(message, message.uncertainSince ? 'the last attempt was never confirmed by the provider' : 'every attempt was interrupted');
     }
-    return provider;
+    return this.repository.reclaim(message.id, claimedAt);
   }
 
-  /** Records the attempt and answers the error the job must end with. */
-  private async recordFailure(job: SendMessageJob, error: unknown): Promise<Error> {
-    const reason = error instanceof Error ? error.message : String(error);
-    const cannotSucceed = error instanceof UnrecoverableError || (error instanceof ProviderError && !error.retryable);
-    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (cannotSucceed || lastAttempt) {
-      await this.repository.markFailed(job.data.messageId, reason);
-      return error instanceof UnrecoverableError ? error : new UnrecoverableError(reason);
-    }
-    await this.repository.recordRetry(job.data.messageId, reason);
-    return error instanceof Error ? error : new Error(reason);
+  /** FAILED for good; the job fails too (counted in the queue metrics) and is not retried. */
+  private async fail(message: MessageToSend, reason: string): Promise<never> {
+    await this.repository.markFailed(message.id, reason);
+    throw new UnrecoverableError(reason);
   }
 
-  /** The organization and dashboard caches show messagesThisMonth: drop them once per batch. */
-  private async refreshOrganizations(orgIds: Set<string>): Promise<void> {
-    if (orgIds.size === 0) return;
-    const keys = [...orgIds].flatMap((id) => [cacheKeys.org(id), cacheKeys.dashboard(id)]);
-    await this.cache.del(...keys).catch((error: Error) => this.logger.warn(`Could not refresh cached organizations: ${error.message}`));
+  private contextOf(message: MessageToSend, credentials: SendContext['credentials']): SendContext {
+    return { credentials, saveProgress: (part, externalId) => this.repository.saveProgress(message.id, part, externalId) };
+  }
+
+  private throttlePause(job: SendMessageJob, error: ProviderError): number {
+    if (error.retryAfterMs !== undefined) return Math.max(THROTTLE_PAUSE_MS, error.retryAfterMs);
+    const pauses = Number(job.data.throttled ?? 0);
+    return Math.min(MAX_THROTTLE_PAUSE_MS, THROTTLE_PAUSE_MS * 2 ** pauses);
+  }
+
+  /** Back in the queue after `ms`, without using a BullMQ attempt (the message's own attempts are what count). */
+  private async postpone(job: SendMessageJob, token: string, ms: number, why: string): Promise<DelayedError> {
+    const data = why === 'throttled' ? { ...job.data, throttled: Number(job.data.throttled ?? 0) + 1 } : job.data;
+    if (data !== job.data) await job.updateData(data);
+    await job.moveToDelayed(Date.now() + Math.max(0, Math.round(ms)), token);
+    return new DelayedError(`message ${job.data.messageId} postponed ${Math.round(ms)} ms: ${why}`);
   }
 }

@@ -1,13 +1,17 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnModuleDestroy } from '@nestjs/common';
 import type { Job } from 'bullmq';
+import { runWaitingOutOutages } from '../../core/queues/job-outage';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { CampaignFanOutService } from '../campaigns/campaign-fan-out.service';
 import { MessageReconcilerService } from './message-reconciler.service';
 import { MessageSenderService, SendMessageJob } from './message-sender.service';
 
-/** Consumer of the `messages` queue (worker and all roles only). */
+/**
+ * Consumer of the `messages` queue (worker and all roles only). An outage of
+ * Postgres or Redis postpones a job instead of using one of its attempts.
+ */
 @Processor(QueueName.Messages, workerOptions())
 export class MessagesProcessor extends WorkerHost implements OnModuleDestroy {
   private readonly logger = new Logger(MessagesProcessor.name);
@@ -20,17 +24,19 @@ export class MessagesProcessor extends WorkerHost implements OnModuleDestroy {
     super();
   }
 
-  process(job: Job): Promise<unknown> {
-    switch (job.name as JobName) {
-      case JobName.SendMessage:
-        return this.sender.send(job as SendMessageJob);
-      case JobName.FanOutCampaign:
-        return this.fanOut.run(job as Job<JobPayloads[JobName.FanOutCampaign]>);
-      case JobName.ReconcileMessages:
-        return this.reconciler.run(job);
-      default:
-        throw new Error(`Unknown job ${job.name} on queue ${QueueName.Messages}`);
-    }
+  process(job: Job, token?: string): Promise<unknown> {
+    return runWaitingOutOutages<unknown>(job, token, () => {
+      switch (job.name as JobName) {
+        case JobName.SendMessage:
+          return this.sender.send(job as SendMessageJob, token);
+        case JobName.FanOutCampaign:
+          return this.fanOut.run(job as Job<JobPayloads[JobName.FanOutCampaign]>);
+        case JobName.ReconcileMessages:
+          return this.reconciler.run(job);
+        default:
+          throw new Error(`Unknown job ${job.name} on queue ${QueueName.Messages}`);
+      }
+    });
   }
 
   /** A job BullMQ gave up on without our handler recording it (stalled too often) must not stay QUEUED. */

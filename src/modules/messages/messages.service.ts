@@ -12,16 +12,17 @@ import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
 import type { Message } from '../../generated/prisma/client';
-import type { Channel } from '../../generated/prisma/enums';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { IDEMPOTENCY_KEY_PATTERN, MessageDto, MessageListQueryDto } from './dto/message.dto';
 import { ENQUEUE_TIMEOUT_MS, enqueueWithin } from './enqueue';
+import { ChannelRegistry } from '../channels/channel-registry';
+import { ChannelRouter } from '../channels/routing/channel-router';
 import { MessageQuota } from '../organizations/message-quota';
 import { SENDABLE } from './message-send.repository';
 
 export interface CreateMessageInput {
   contactId: string;
-  channel: Channel;
+  channel: string;
   content: string;
   mediaUrl?: string;
   scheduledFor?: Date;
@@ -50,6 +51,8 @@ export class MessagesService {
     private readonly prisma: PrismaService,
     private readonly jobs: JobProducer,
     private readonly quota: MessageQuota,
+    private readonly registry: ChannelRegistry,
+    private readonly router: ChannelRouter,
   ) {}
 
   static toDto(m: Message): MessageDto {
@@ -75,10 +78,12 @@ export class MessagesService {
   }
 
   /**
-   * Accepts one message: the contact must be the organization's (404), the
-   * monthly quota must allow it (402, nothing stored). The row is stored
-   * before the job is queued (job id = message id), so a Redis outage loses
-   * nothing: the reconciler queues what is stored.
+   * Accepts one message: a channel of the registry (400), the contact must be
+   * the organization's (404), something must carry the channel (422 in
+   * production: see ChannelRouter; the route is kept with the message), the
+   * monthly quota must allow it (402, nothing stored). The row is stored, with
+   * the organization's count, before the job is queued (job id = message id),
+   * so a Redis outage loses nothing: the reconciler queues what is stored.
    */
   async create(scope: TenantScope, input: CreateMessageInput, options: CreateMessageOptions = {}): Promise<MessageAccepted> {
     const key = options.idempotencyKey;
@@ -89,8 +94,11 @@ export class MessagesService {
       const first = await this.replay(scope, key, input);
       if (first) return first;
     }
+    const sender = this.registry.sender(input.channel);
+    if (!sender) throw new BadRequestException([`channel must be one of the following values: ${this.registry.channels().join(', ')}`]);
     const contact = await this.prisma.contact.findFirst({ where: scope.where({ id: input.contactId }), select: { id: true } });
     if (!contact) throw new NotFoundException('Contact not found.');
+    const route = await this.router.choose(scope.organizationId, sender.kind, input.channel);
     const scheduledFor = input.scheduledFor;
     if (scheduledFor && scheduledFor.getTime() > Date.now() + MAX_SCHEDULE_MS) {
       throw new BadRequestException('scheduledFor must be within a year from now.');
@@ -100,19 +108,25 @@ export class MessagesService {
     await this.quota.consume(scope.organizationId, 1);
     let message: Message;
     try {
-      message = await this.prisma.message.create({
-        data: {
-          organizationId: scope.organizationId,
-          contactId: input.contactId,
-          channel: input.channel,
-          content: input.content,
-          mediaUrl: input.mediaUrl,
-          scheduledFor,
-          status,
-          idempotencyKey: key,
-          campaignId: options.campaignId,
-          flowExecutionId: options.flowExecutionId,
-        },
+      message = await this.prisma.$transaction(async (tx) => {
+        const created = await tx.message.create({
+          data: {
+            organizationId: scope.organizationId,
+            contactId: input.contactId,
+            channel: input.channel,
+            content: input.content,
+            mediaUrl: input.mediaUrl,
+            scheduledFor,
+            status,
+            route: route.route,
+            connectionId: route.connectionId,
+            idempotencyKey: key,
+            campaignId: options.campaignId,
+            flowExecutionId: options.flowExecutionId,
+          },
+        });
+        await this.quota.countAccepted(tx, scope.organizationId, 1);
+        return created;
       });
     } catch (error) {
       await this.quota.release(scope.organizationId, 1);
@@ -153,9 +167,10 @@ export class MessagesService {
     if (message.status === 'CANCELED') return MessagesService.toDto(message);
     if (!SENDABLE.has(message.status)) throw this.notCancelable(message.status);
     await this.removeJob(id);
-    const { count } = await this.prisma.message.updateMany({
-      where: { id, status: { in: [...SENDABLE] } },
-      data: { status: 'CANCELED' },
+    const count = await this.prisma.$transaction(async (tx) => {
+      const canceled = await tx.message.updateMany({ where: { id, status: { in: [...SENDABLE] } }, data: { status: 'CANCELED' } });
+      await this.quota.countCanceled(tx, scope.organizationId, canceled.count, message.createdAt);
+      return canceled.count;
     });
     const current = await this.find(scope, id);
     if (count === 0 && current.status !== 'CANCELED') throw this.notCancelable(current.status);

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { currentPeriod } from '../../core/plans/plans';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import { DashboardStatsDto } from './dto/dashboard.dto';
@@ -22,7 +23,7 @@ export class DashboardService {
     const orgId = scope.organizationId;
 
     const [org, totalFlows, activeFlows, totals, perDay] = await Promise.all([
-      this.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { contactCount: true } }),
+      this.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { contactCount: true, messagesThisMonth: true, messagesPeriod: true } }),
       this.prisma.flow.count({ where: scope.where() }),
       this.prisma.flow.count({ where: scope.where({ active: true }) }),
       this.prisma.$queryRaw<MessageTotals[]>`
@@ -47,7 +48,8 @@ export class DashboardService {
       totalContacts: org.contactCount,
       totalFlows,
       activeFlows,
-      messagesThisMonth: sent,
+      // The organization's count (accepted this month, not canceled): the same figure as the quota.
+      messagesThisMonth: org.messagesPeriod === currentPeriod(now) ? org.messagesThisMonth : 0,
       conversionRate: sent === 0 ? 0 : Math.round((delivered / sent) * 10_000) / 10_000,
       recentActivity,
     };

@@ -1,11 +1,24 @@
 import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { currentPeriod } from '../../core/plans/plans';
 import { MessageQuotaService } from '../../core/quotas/message-quota.service';
+import type { Prisma } from '../../generated/prisma/client';
 import { OrganizationsService } from './organizations.service';
+
+/** A Prisma client or transaction. */
+type Db = Pick<Prisma.TransactionClient, '$executeRaw'>;
 
 /**
  * The monthly message quota as messages and campaigns use it: the organization's cap
  * (cached with the organization) checked and consumed atomically in Redis; a
  * refusal consumes nothing and answers `402 Plan Quota Exceeded`.
+ *
+ * "Messages this month" has one definition, shared by the Redis counter
+ * (`zyva:limits:{orgId}:messages`) and the organization's `messagesThisMonth`:
+ * outbound messages accepted since the 1st (UTC) and not canceled, whatever
+ * became of them afterwards (sent, delivered, failed). Both move together:
+ * consumed when a message (or a campaign's audience) is accepted, given back
+ * when it is canceled or a campaign turns out smaller. Inbound messages count
+ * against nothing.
  */
 @Injectable()
 export class MessageQuota {
@@ -35,5 +48,25 @@ export class MessageQuota {
   /** Gives back units never used (a canceled message, a smaller fan-out); `consumedAt` keeps past months out of this one. */
   release(organizationId: string, count: number, consumedAt?: Date): Promise<unknown> {
     return this.quota.release(organizationId, count, consumedAt);
+  }
+
+  /** Adds accepted messages to the organization's `messagesThisMonth`, in the caller's transaction (restarting it in a new month). */
+  async countAccepted(db: Db, organizationId: string, count: number): Promise<void> {
+    if (count <= 0) return;
+    const period = currentPeriod();
+    await db.$executeRaw`
+      UPDATE organizations
+      SET "messagesThisMonth" = CASE WHEN "messagesPeriod" = ${period} THEN "messagesThisMonth" + ${count} ELSE ${count} END,
+          "messagesPeriod" = ${period}
+      WHERE id = ${organizationId}`;
+  }
+
+  /** Takes canceled messages off `messagesThisMonth` (only those accepted this month count there). */
+  async countCanceled(db: Db, organizationId: string, count: number, acceptedAt: Date): Promise<void> {
+    const period = currentPeriod();
+    if (count <= 0 || currentPeriod(acceptedAt) !== period) return;
+    await db.$executeRaw`
+      UPDATE organizations SET "messagesThisMonth" = GREATEST(0, "messagesThisMonth" - ${count})
+      WHERE id = ${organizationId} AND "messagesPeriod" = ${period}`;
   }
 }

@@ -6,7 +6,8 @@ import { PrismaService } from '../../core/prisma/prisma.service';
 import type { SocialPost } from '../../generated/prisma/client';
 import { SocialPostStatus } from '../../generated/prisma/enums';
 import { ProviderError } from '../../core/http/provider-error';
-import { SocialPublisherRegistry } from '../channels/publishers/social-publisher.registry';
+import { ChannelRegistry } from '../channels/channel-registry';
+import { ChannelRouter, RouteUnavailableError } from '../channels/routing/channel-router';
 
 /** A job may run this early (clock skew between API and workers) and still publish. */
 const EARLY_TOLERANCE_MS = 1000;
@@ -35,7 +36,8 @@ export class SocialPostPublishingService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly publishers: SocialPublisherRegistry,
+    private readonly publishers: ChannelRegistry,
+    private readonly router: ChannelRouter,
     private readonly config: AppConfig,
   ) {}
 
@@ -74,18 +76,27 @@ export class SocialPostPublishingService {
     }
   }
 
-  /** Without credentials: sandbox outside production (an id starting `sandbox_`), a clear failure in production. */
+  /**
+   * Through the route chosen when the post was accepted: its connection (a
+   * deleted or INVALID one fails the post, never falling back), the platform's
+   * account, or sandbox (an id starting `sandbox_`, nothing sent).
+   */
   private async callPlatform(post: SocialPost): Promise<string> {
-    const publisher = this.publishers.publisherOf(post.platform);
+    const publisher = this.publishers.publisher(post.platform);
     if (!publisher) throw new UnrecoverableError(`No publisher for ${post.platform}`);
-    if (!publisher.isConfigured()) {
-      if (this.config.NODE_ENV === 'production') {
-        throw new UnrecoverableError(`${publisher.name} is not configured (credentials missing)`);
-      }
+    const connection = post.connectionId ? await this.prisma.channelConnection.findUnique({ where: { id: post.connectionId } }) : null;
+    let route;
+    try {
+      route = this.router.credentialsFor(publisher.kind, post.route, connection, post.platform);
+    } catch (error) {
+      if (error instanceof RouteUnavailableError) throw new UnrecoverableError(error.message);
+      throw error;
+    }
+    if (route.sandbox) {
       this.logger.log(`Sandbox: ${post.platform} post ${post.id} recorded as published, nothing sent`);
       return `sandbox_${randomBytes(8).toString('hex')}`;
     }
-    return (await publisher.publish(post)).externalId;
+    return (await publisher.publish(post, route.credentials)).externalId;
   }
 
   private async unclaimed(postId: string, organizationId: string): Promise<PublishOutcome> {

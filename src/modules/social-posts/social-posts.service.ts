@@ -13,7 +13,8 @@ import type { Prisma, SocialPost } from '../../generated/prisma/client';
 import { SocialPostStatus } from '../../generated/prisma/enums';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import { CreateSocialPostDto, SocialPostDto, SocialPostsQueryDto, UpdateSocialPostDto } from './dto/social-post.dto';
-import { SocialPublisherRegistry } from '../channels/publishers/social-publisher.registry';
+import { ChannelRegistry } from '../channels/channel-registry';
+import { ChannelRouter } from '../channels/routing/channel-router';
 
 /**
  * Scheduled posts. Each SCHEDULED post has one delayed `publish-post` job
@@ -27,7 +28,8 @@ export class SocialPostsService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly producer: JobProducer,
-    private readonly publishers: SocialPublisherRegistry,
+    private readonly publishers: ChannelRegistry,
+    private readonly router: ChannelRouter,
   ) {}
 
   async create(scope: TenantScope, dto: CreateSocialPostDto): Promise<SocialPostDto> {
@@ -37,6 +39,8 @@ export class SocialPostsService {
       const campaign = await this.prisma.campaign.findFirst({ where: scope.where({ id: dto.campaignId }), select: { id: true } });
       if (!campaign) throw new NotFoundException('Campaign not found.');
     }
+    // The account a post goes out through is chosen now and kept (the organization's connection, the platform's, sandbox).
+    const route = await this.router.choose(scope.organizationId, this.publishers.publisher(dto.platform)!.kind, dto.platform);
     const post = await this.prisma.socialPost.create({
       data: {
         organizationId: scope.organizationId,
@@ -45,6 +49,8 @@ export class SocialPostsService {
         imageUrl: dto.imageUrl,
         scheduledFor,
         campaignId: dto.campaignId,
+        route: route.route,
+        connectionId: route.connectionId,
       },
     });
     await this.queue(post).catch((error: Error) =>
@@ -125,8 +131,8 @@ export class SocialPostsService {
     }
   }
 
-  private check(post: Parameters<SocialPublisherRegistry['problems']>[0], scheduledFor?: Date): void {
-    const problems = this.publishers.problems(post);
+  private check(post: Parameters<ChannelRegistry['postProblems']>[0], scheduledFor?: Date): void {
+    const problems = this.publishers.postProblems(post);
     if (scheduledFor && scheduledFor.getTime() <= Date.now()) problems.push('scheduledFor must be in the future');
     if (problems.length > 0) throw new BadRequestException(problems);
   }

@@ -26,7 +26,8 @@ export class AccountEmailService {
 
   async send(job: SendEmailJob): Promise<{ id: string; sandbox: boolean }> {
     const { template, userId, to, name, url } = job.data;
-    if (!this.resend.isConfigured()) {
+    const account = this.resend.platformAccount();
+    if (!account) {
       if (this.config.NODE_ENV === 'production') {
         throw new UnrecoverableError('Resend is not configured (RESEND_API_KEY is missing): account emails cannot be sent');
       }
@@ -36,7 +37,7 @@ export class AccountEmailService {
     const email = renderAccountEmail(template, name, url);
     const idempotencyKey = `${template}-${createHash('sha256').update(url).digest('hex').slice(0, 40)}`;
     try {
-      const { id } = await this.resend.send({ to, ...email, idempotencyKey });
+      const { id } = await this.resend.send(account, { to, ...email, idempotencyKey });
       this.logger.log(`${template} email for user ${userId} sent (${id})`);
       return { id, sandbox: false };
     } catch (error) {

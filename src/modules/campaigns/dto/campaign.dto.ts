@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsEnum, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsDateString, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { PaginatedMetaDto } from '../../../core/http/pagination.dto';
-import { CampaignStatus, Channel } from '../../../generated/prisma/enums';
+import { CampaignStatus } from '../../../generated/prisma/enums';
+import { BUILT_IN_CHANNELS, CHANNEL_NAME } from '../../channels/channel-extension';
 import { DATE_TIME } from '../../messages/dto/message.dto';
 
 export class CreateCampaignDto {
@@ -11,9 +12,10 @@ export class CreateCampaignDto {
   @MaxLength(120)
   name: string;
 
-  @ApiProperty({ enum: Channel, example: 'WHATSAPP' })
-  @IsEnum(Channel)
-  channel: Channel;
+  @ApiProperty({ enum: BUILT_IN_CHANNELS, example: 'WHATSAPP', description: 'A message channel (an extension may register more)' })
+  @IsString()
+  @Matches(CHANNEL_NAME, { message: `channel must be one of the following values: ${BUILT_IN_CHANNELS.join(', ')}` })
+  channel: string;
 
   @ApiProperty({ example: 'Oi {{nome}}, 30% off hoje!', description: 'Template, as in POST /api/messages', maxLength: 4096 })
   @IsString()
@@ -38,7 +40,7 @@ export class CreateCampaignDto {
 export class CampaignDto {
   @ApiProperty({ example: 'cm3x1campaign0' }) id: string;
   @ApiProperty({ example: 'Black Friday' }) name: string;
-  @ApiProperty({ enum: Channel, example: 'WHATSAPP' }) channel: Channel;
+  @ApiProperty({ enum: BUILT_IN_CHANNELS, example: 'WHATSAPP' }) channel: string;
   @ApiProperty({ example: 'Oi {{nome}}, 30% off hoje!' }) content: string;
   @ApiProperty({ nullable: true, type: String, example: 'vip' }) tag: string | null;
   @ApiProperty({ nullable: true, type: String, example: null }) scheduledFor: string | null;

@@ -27,3 +27,17 @@ describe('graphApiError', () => {
     expect(graphApiError('WhatsApp Cloud API', answer(400, 131026)).message).toBe('WhatsApp Cloud API: (#131026) x [code 131026]');
   });
 });
+
+describe('graphApiError details', () => {
+  it('marks 190 and HTTP 401 as authentication failures', () => {
+    expect(graphApiError('WhatsApp', answer(401, 190)).authentication).toBe(true);
+    expect(graphApiError('WhatsApp', answer(401)).authentication).toBe(true);
+    expect(graphApiError('WhatsApp', answer(400, 100)).authentication).toBe(false);
+  });
+
+  it('marks account throttling (130429, 80007) but not a pair rate limit (131056)', () => {
+    expect(graphApiError('WhatsApp', answer(400, 130429)).throttled).toBe(true);
+    expect(graphApiError('WhatsApp', answer(400, 80007)).throttled).toBe(true);
+    expect(graphApiError('WhatsApp', answer(400, 131056)).throttled).toBe(false);
+  });
+});

@@ -1,4 +1,4 @@
-import { ProviderError, isRetryableStatus } from '../../../core/http/provider-error';
+import { ProviderError, isRetryableStatus, retryAfterMs } from '../../../core/http/provider-error';
 import type { ProviderResponse } from '../../../core/http/provider-http';
 
 /**
@@ -9,6 +9,14 @@ import type { ProviderResponse } from '../../../core/http/provider-http';
  * the message at once.
  */
 const RETRYABLE_GRAPH_CODES = new Set([1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131048, 131056, 133004]);
+/**
+ * Throttling of the account or app (as opposed to one recipient): the account
+ * pauses for a while, and the message waits without losing an attempt.
+ * 131056 (pair rate limit) is one recipient's, so it is an ordinary retry.
+ */
+const THROTTLING_GRAPH_CODES = new Set([4, 17, 32, 613, 80007, 130429]);
+/** 190: the access token is invalid or expired. */
+const AUTH_GRAPH_CODES = new Set([190]);
 
 interface GraphErrorBody {
   error?: {
@@ -28,5 +36,10 @@ export function graphApiError(provider: string, res: ProviderResponse): Provider
   const retryable = code !== undefined && RETRYABLE_GRAPH_CODES.has(code) ? true : isRetryableStatus(res.status);
   const details = error?.error_data?.details ? ` (${error.error_data.details})` : '';
   const message = error?.message ? `${error.message}${details}` : `HTTP ${res.status}`;
-  return new ProviderError(provider, `${message}${code !== undefined ? ` [code ${code}]` : ''}`, retryable, res.status, code);
+  const throttled = (code !== undefined && THROTTLING_GRAPH_CODES.has(code)) || res.status === 429;
+  return new ProviderError(provider, `${message}${code !== undefined ? ` [code ${code}]` : ''}`, retryable, res.status, code, {
+    authentication: (code !== undefined && AUTH_GRAPH_CODES.has(code)) || res.status === 401,
+    throttled,
+    retryAfterMs: throttled ? retryAfterMs(res.headers['retry-after']) : undefined,
+  });
 }

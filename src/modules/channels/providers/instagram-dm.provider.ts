@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../../core/config/app-config';
-import { Channel } from '../../../generated/prisma/enums';
-import { ChannelProvider, OutboundMessage, SendResult } from './channel-provider';
-import { graphApiError } from './graph-api-error';
 import { ProviderError } from '../../../core/http/provider-error';
 import { ProviderHttp } from '../../../core/http/provider-http';
+import { MessageSender, OutboundMessage, RegisterMessageSender, SendContext, SendResult } from '../channel-extension';
+import type { InstagramCredentials } from '../kinds/graph.kinds';
+import { graphApiError } from './graph-api-error';
 
 interface InstagramSendResponse {
   recipient_id?: string;
@@ -13,44 +13,46 @@ interface InstagramSendResponse {
 
 /**
  * Instagram direct messages through the Graph API:
- * `POST {GRAPH_API_URL}/{INSTAGRAM_ACCOUNT_ID}/messages` with
- * `{ recipient: { id }, message }`, addressed to the contact's `instagramId`
- * (the Instagram-scoped id). With media, the image goes first as an
- * attachment, then the text.
+ * `POST {GRAPH_API_URL}/{accountId}/messages` with `{ recipient: { id }, message }`,
+ * addressed to the contact's `instagramId` (the Instagram-scoped id). With
+ * media, the image goes first as an attachment, then the text: the image's
+ * acceptance is saved as progress, so a retry after the text failed sends
+ * only the text. The API has no idempotency key and no way to ask whether a
+ * message went out, so an unknown outcome fails rather than risk a duplicate.
  */
 @Injectable()
-export class InstagramDmProvider implements ChannelProvider {
-  readonly channel = Channel.INSTAGRAM_DM;
-  readonly name = 'Instagram Graph API';
+@RegisterMessageSender()
+export class InstagramDmProvider implements MessageSender<InstagramCredentials> {
+  readonly channel = 'INSTAGRAM_DM';
+  readonly kind = 'instagram';
+  readonly provider = 'Instagram Graph API';
   readonly recipientField = 'instagramId' as const;
+  readonly unknownOutcome = 'fail' as const;
 
   constructor(
     private readonly config: AppConfig,
     private readonly http: ProviderHttp,
   ) {}
 
-  isConfigured(): boolean {
-    return Boolean(this.config.INSTAGRAM_ACCOUNT_ID && this.config.INSTAGRAM_TOKEN);
-  }
-
-  async send(message: OutboundMessage): Promise<SendResult> {
-    if (message.mediaUrl) {
-      await this.post(message.to, { attachment: { type: 'image', payload: { url: message.mediaUrl } } });
+  async send(message: OutboundMessage, context: SendContext<InstagramCredentials>): Promise<SendResult> {
+    if (message.mediaUrl && !message.progress.image) {
+      const imageId = await this.post(context.credentials, message.to, { attachment: { type: 'image', payload: { url: message.mediaUrl } } });
+      await context.saveProgress('image', imageId);
     }
-    return { externalId: await this.post(message.to, { text: message.text }) };
+    return { externalId: await this.post(context.credentials, message.to, { text: message.text }) };
   }
 
-  private async post(recipient: string, body: Record<string, unknown>): Promise<string> {
+  private async post(credentials: InstagramCredentials, recipient: string, body: Record<string, unknown>): Promise<string> {
     const res = await this.http.request({
-      provider: this.name,
+      provider: this.provider,
       method: 'POST',
-      url: `${this.config.GRAPH_API_URL.replace(/\/$/, '')}/${encodeURIComponent(this.config.INSTAGRAM_ACCOUNT_ID!)}/messages`,
-      headers: { Authorization: `Bearer ${this.config.INSTAGRAM_TOKEN}`, 'Content-Type': 'application/json' },
+      url: `${this.config.GRAPH_API_URL.replace(/\/$/, '')}/${encodeURIComponent(credentials.accountId)}/messages`,
+      headers: { Authorization: `Bearer ${credentials.accessToken}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ recipient: { id: recipient }, message: body }),
     });
-    if (res.status < 200 || res.status >= 300) throw graphApiError(this.name, res);
+    if (res.status < 200 || res.status >= 300) throw graphApiError(this.provider, res);
     const id = (res.json as InstagramSendResponse | undefined)?.message_id;
-    if (!id) throw new ProviderError(this.name, 'answer without message_id', true, res.status);
+    if (!id) throw new ProviderError(this.provider, 'answer without message_id', true, res.status, undefined, { unknownOutcome: true });
     return id;
   }
 }

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../../core/config/app-config';
-import { Channel } from '../../../generated/prisma/enums';
-import { ChannelProvider, OutboundMessage, SendResult } from './channel-provider';
-import { graphApiError } from './graph-api-error';
 import { ProviderError } from '../../../core/http/provider-error';
 import { ProviderHttp } from '../../../core/http/provider-http';
+import { MessageSender, OutboundMessage, RegisterMessageSender, SendContext, SendResult } from '../channel-extension';
+import type { WhatsAppCredentials } from '../kinds/whatsapp.kind';
+import { graphApiError } from './graph-api-error';
 
 type MediaKind = 'image' | 'video' | 'audio' | 'document';
 
@@ -15,37 +15,45 @@ interface WhatsAppSendResponse {
 }
 
 /**
- * WhatsApp Cloud API: `POST {WHATSAPP_API_URL}/{WHATSAPP_PHONE_ID}/messages`
- * with a bearer token. Text, or a media message (by link) whose caption is
- * the text. The API has no idempotency key.
+ * WhatsApp Cloud API: `POST {WHATSAPP_API_URL}/{phoneNumberId}/messages` with
+ * the number's bearer token. Text, or a media message (by link) whose caption
+ * is the text. The API takes no idempotency key, so every send carries
+ * `biz_opaque_callback_data` = Zyva's message id: Meta repeats it in the
+ * status reports of that message, which is how a send whose answer was lost
+ * is recognised (`await-report`) instead of being sent twice.
  */
 @Injectable()
-export class WhatsAppProvider implements ChannelProvider {
-  readonly channel = Channel.WHATSAPP;
-  readonly name = 'WhatsApp Cloud API';
+@RegisterMessageSender()
+export class WhatsAppProvider implements MessageSender<WhatsAppCredentials> {
+  readonly channel = 'WHATSAPP';
+  readonly kind = 'whatsapp';
+  readonly provider = 'WhatsApp Cloud API';
   readonly recipientField = 'phone' as const;
+  readonly unknownOutcome = 'await-report' as const;
 
   constructor(
     private readonly config: AppConfig,
     private readonly http: ProviderHttp,
   ) {}
 
-  isConfigured(): boolean {
-    return Boolean(this.config.WHATSAPP_PHONE_ID && this.config.WHATSAPP_TOKEN);
-  }
-
-  async send(message: OutboundMessage): Promise<SendResult> {
+  async send(message: OutboundMessage, { credentials }: SendContext<WhatsAppCredentials>): Promise<SendResult> {
     const to = message.to.replace(/^\+/, '');
     const res = await this.http.request({
-      provider: this.name,
+      provider: this.provider,
       method: 'POST',
-      url: `${this.config.WHATSAPP_API_URL.replace(/\/$/, '')}/${encodeURIComponent(this.config.WHATSAPP_PHONE_ID!)}/messages`,
-      headers: { Authorization: `Bearer ${this.config.WHATSAPP_TOKEN}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ messaging_product: 'whatsapp', recipient_type: 'individual', to, ...this.payload(message) }),
+      url: `${this.config.WHATSAPP_API_URL.replace(/\/$/, '')}/${encodeURIComponent(credentials.phoneNumberId)}/messages`,
+      headers: { Authorization: `Bearer ${credentials.accessToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        to,
+        biz_opaque_callback_data: message.messageId,
+        ...this.payload(message),
+      }),
     });
-    if (res.status < 200 || res.status >= 300) throw graphApiError(this.name, res);
+    if (res.status < 200 || res.status >= 300) throw graphApiError(this.provider, res);
     const id = (res.json as WhatsAppSendResponse | undefined)?.messages?.[0]?.id;
-    if (!id) throw new ProviderError(this.name, 'answer without messages[0].id', true, res.status);
+    if (!id) throw new ProviderError(this.provider, 'answer without messages[0].id', true, res.status, undefined, { unknownOutcome: true });
     return { externalId: id };
   }
 

@@ -4,17 +4,21 @@ import { SocialPlatform } from '../../../generated/prisma/enums';
 import { graphApiError } from '../providers/graph-api-error';
 import { ProviderError } from '../../../core/http/provider-error';
 import { ProviderHttp } from '../../../core/http/provider-http';
+import { RegisterSocialPublisher } from '../channel-extension';
+import type { FacebookCredentials } from '../kinds/graph.kinds';
 import { PublishResult, PublishablePost, SocialPublisher } from './social-publisher';
 
 /**
  * Facebook Page posts through the Graph API: text to
- * `POST {GRAPH_API_URL}/{FACEBOOK_PAGE_ID}/feed` `{ message }` → `{ id }`;
- * with an image to `POST /{FACEBOOK_PAGE_ID}/photos` `{ url, caption }` →
+ * `POST {GRAPH_API_URL}/{pageId}/feed` `{ message }` → `{ id }`;
+ * with an image to `POST /{pageId}/photos` `{ url, caption }` →
  * `{ id, post_id }` (the post's id is `post_id`; `id` is the photo's).
  */
 @Injectable()
-export class FacebookPublisher implements SocialPublisher {
+@RegisterSocialPublisher()
+export class FacebookPublisher implements SocialPublisher<FacebookCredentials> {
   readonly platform = SocialPlatform.FACEBOOK;
+  readonly kind = 'facebook';
   readonly name = 'Facebook Graph API';
   readonly maxContentLength = 63206;
   readonly image = 'optional';
@@ -24,19 +28,15 @@ export class FacebookPublisher implements SocialPublisher {
     private readonly http: ProviderHttp,
   ) {}
 
-  isConfigured(): boolean {
-    return Boolean(this.config.FACEBOOK_PAGE_ID && this.config.FACEBOOK_PAGE_TOKEN);
-  }
-
-  async publish(post: PublishablePost): Promise<PublishResult> {
+  async publish(post: PublishablePost, credentials: FacebookCredentials): Promise<PublishResult> {
     const [edge, body] = post.imageUrl
       ? ['photos', { url: post.imageUrl, caption: post.content }]
       : ['feed', { message: post.content }];
     const res = await this.http.request({
       provider: this.name,
       method: 'POST',
-      url: `${this.config.GRAPH_API_URL.replace(/\/$/, '')}/${encodeURIComponent(this.config.FACEBOOK_PAGE_ID!)}/${edge}`,
-      headers: { Authorization: `Bearer ${this.config.FACEBOOK_PAGE_TOKEN}`, 'Content-Type': 'application/json' },
+      url: `${this.config.GRAPH_API_URL.replace(/\/$/, '')}/${encodeURIComponent(credentials.pageId)}/${edge}`,
+      headers: { Authorization: `Bearer ${credentials.accessToken}`, 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
     if (res.status < 200 || res.status >= 300) throw graphApiError(this.name, res);

@@ -4,19 +4,23 @@ import { SocialPlatform } from '../../../generated/prisma/enums';
 import { graphApiError } from '../providers/graph-api-error';
 import { ProviderError } from '../../../core/http/provider-error';
 import { ProviderHttp } from '../../../core/http/provider-http';
+import { RegisterSocialPublisher } from '../channel-extension';
+import type { InstagramCredentials } from '../kinds/graph.kinds';
 import { PublishResult, PublishablePost, SocialPublisher } from './social-publisher';
 
 const MEDIA_NOT_READY = 9007;
 
 /**
  * Instagram feed posts through the Graph API (content publishing): create an
- * image container `POST {GRAPH_API_URL}/{INSTAGRAM_ACCOUNT_ID}/media`
+ * image container `POST {GRAPH_API_URL}/{accountId}/media`
  * `{ image_url, caption }` → `{ id }`, then publish it
- * `POST /{INSTAGRAM_ACCOUNT_ID}/media_publish` `{ creation_id }` → `{ id }`.
+ * `POST /{accountId}/media_publish` `{ creation_id }` → `{ id }`.
  */
 @Injectable()
-export class InstagramPublisher implements SocialPublisher {
+@RegisterSocialPublisher()
+export class InstagramPublisher implements SocialPublisher<InstagramCredentials> {
   readonly platform = SocialPlatform.INSTAGRAM;
+  readonly kind = 'instagram';
   readonly name = 'Instagram Graph API';
   readonly maxContentLength = 2200;
   readonly image = 'required';
@@ -26,22 +30,18 @@ export class InstagramPublisher implements SocialPublisher {
     private readonly http: ProviderHttp,
   ) {}
 
-  isConfigured(): boolean {
-    return Boolean(this.config.INSTAGRAM_ACCOUNT_ID && this.config.INSTAGRAM_TOKEN);
+  async publish(post: PublishablePost, credentials: InstagramCredentials): Promise<PublishResult> {
+    const containerId = await this.post(credentials, 'media', { image_url: post.imageUrl, caption: post.content });
+    return { externalId: await this.post(credentials, 'media_publish', { creation_id: containerId }) };
   }
 
-  async publish(post: PublishablePost): Promise<PublishResult> {
-    const containerId = await this.post('media', { image_url: post.imageUrl, caption: post.content });
-    return { externalId: await this.post('media_publish', { creation_id: containerId }) };
-  }
-
-  private async post(edge: string, body: Record<string, unknown>): Promise<string> {
+  private async post(credentials: InstagramCredentials, edge: string, body: Record<string, unknown>): Promise<string> {
     const base = this.config.GRAPH_API_URL.replace(/\/$/, '');
     const res = await this.http.request({
       provider: this.name,
       method: 'POST',
-      url: `${base}/${encodeURIComponent(this.config.INSTAGRAM_ACCOUNT_ID!)}/${edge}`,
-      headers: { Authorization: `Bearer ${this.config.INSTAGRAM_TOKEN}`, 'Content-Type': 'application/json' },
+      url: `${base}/${encodeURIComponent(credentials.accountId)}/${edge}`,
+      headers: { Authorization: `Bearer ${credentials.accessToken}`, 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
     if (res.status < 200 || res.status >= 300) {

@@ -1,4 +1,5 @@
 import type { SocialPlatform } from '../../../generated/prisma/enums';
+import type { Credentials } from '../channel-extension';
 
 export interface PublishablePost {
   id: string;
@@ -12,23 +13,20 @@ export interface PublishResult {
 }
 
 /**
- * One social platform. Adding a platform (LinkedIn, say) is one class
- * implementing this, listed in SOCIAL_PUBLISHER_CLASSES (publishers/index.ts),
- * plus its SocialPlatform enum value; validation and publishing find it by
- * `platform`, nothing switches on it.
+ * One social platform, marked with `@RegisterSocialPublisher()` and discovered
+ * by the ChannelRegistry; validation and publishing find it by `platform`.
+ * It publishes through the credentials of its ChannelKind (`kind`): the
+ * organization's connection or the platform's variables, chosen when the post
+ * was accepted.
  */
-export interface SocialPublisher {
+export interface SocialPublisher<C extends Credentials = Credentials> {
   readonly platform: SocialPlatform;
+  readonly kind: string;
   /** Name used in errors and logs, e.g. `Instagram Graph API`. */
   readonly name: string;
   /** Longest `content` the platform accepts, in characters (Unicode code points). */
   readonly maxContentLength: number;
   readonly image: 'required' | 'optional' | 'unsupported';
-  /** False when its credentials are missing: sandbox outside production, a clear failure in production. */
-  isConfigured(): boolean;
   /** Publishes, or throws a ProviderError saying whether a retry can help. */
-  publish(post: PublishablePost): Promise<PublishResult>;
+  publish(post: PublishablePost, credentials: C): Promise<PublishResult>;
 }
-
-/** Injection token of the list of social publishers. */
-export const SOCIAL_PUBLISHERS = Symbol('SOCIAL_PUBLISHERS');

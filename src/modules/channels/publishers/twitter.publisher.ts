@@ -3,6 +3,8 @@ import { AppConfig } from '../../../core/config/app-config';
 import { SocialPlatform } from '../../../generated/prisma/enums';
 import { ProviderError, isRetryableStatus } from '../../../core/http/provider-error';
 import { ProviderHttp, ProviderResponse } from '../../../core/http/provider-http';
+import { RegisterSocialPublisher } from '../channel-extension';
+import type { TwitterCredentials } from '../kinds/twitter.kind';
 import { PublishResult, PublishablePost, SocialPublisher } from './social-publisher';
 
 interface XErrorBody {
@@ -16,8 +18,10 @@ interface XErrorBody {
  * bearer token (OAuth 2.0 user context) → `201 { data: { id, text } }`.
  */
 @Injectable()
-export class TwitterPublisher implements SocialPublisher {
+@RegisterSocialPublisher()
+export class TwitterPublisher implements SocialPublisher<TwitterCredentials> {
   readonly platform = SocialPlatform.TWITTER;
+  readonly kind = 'twitter';
   readonly name = 'X API';
   readonly maxContentLength = 280;
   readonly image = 'unsupported';
@@ -27,16 +31,12 @@ export class TwitterPublisher implements SocialPublisher {
     private readonly http: ProviderHttp,
   ) {}
 
-  isConfigured(): boolean {
-    return Boolean(this.config.TWITTER_BEARER_TOKEN);
-  }
-
-  async publish(post: PublishablePost): Promise<PublishResult> {
+  async publish(post: PublishablePost, credentials: TwitterCredentials): Promise<PublishResult> {
     const res = await this.http.request({
       provider: this.name,
       method: 'POST',
       url: `${this.config.TWITTER_API_URL.replace(/\/$/, '')}/2/tweets`,
-      headers: { Authorization: `Bearer ${this.config.TWITTER_BEARER_TOKEN}`, 'Content-Type': 'application/json' },
+      headers: { Authorization: `Bearer ${credentials.accessToken}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ text: post.content }),
     });
     if (res.status < 200 || res.status >= 300) throw xApiError(this.name, res);
@@ -50,5 +50,7 @@ export class TwitterPublisher implements SocialPublisher {
 function xApiError(provider: string, res: ProviderResponse): ProviderError {
   const body = res.json as XErrorBody | undefined;
   const reason = body?.detail ?? body?.errors?.[0]?.message ?? body?.errors?.[0]?.detail ?? body?.title ?? `HTTP ${res.status}`;
-  return new ProviderError(provider, `${reason} [HTTP ${res.status}]`, isRetryableStatus(res.status), res.status);
+  return new ProviderError(provider, `${reason} [HTTP ${res.status}]`, isRetryableStatus(res.status), res.status, undefined, {
+    authentication: res.status === 401,
+  });
 }

@@ -1,4 +1,4 @@
-import { Controller, Get, Headers, HttpCode, HttpStatus, Post, Query, Req, Res, type RawBodyRequest } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Query, Req, Res, type RawBodyRequest } from '@nestjs/common';
 import {
   ApiForbiddenResponse,
   ApiHeader,
@@ -13,7 +13,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorResponseDto } from '../../../core/http/pagination.dto';
 import { Public } from '../../../core/auth/auth.decorators';
-import { ProviderWebhooksService } from './provider-webhooks.service';
+import { EMPTY_TWIML, ProviderWebhooksService } from './provider-webhooks.service';
 
 class WebhookResultDto {
   @ApiProperty({ example: 2, description: 'Status reports in the request' }) received: number;
@@ -71,5 +71,43 @@ export class ProviderWebhooksController {
     @Headers('svix-signature') signature?: string,
   ): Promise<WebhookResultDto> {
     return this.webhooks.resend(req.rawBody, { id, timestamp, signature }, req.body);
+  }
+
+  @Post('resend/:connectionId')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: "A store's Resend events (delivered, opened, bounced, failed), Svix-signed with that connection's webhookSecret" })
+  @ApiHeader({ name: 'svix-id' })
+  @ApiHeader({ name: 'svix-timestamp', description: 'Unix seconds; more than 5 minutes off is refused' })
+  @ApiHeader({ name: 'svix-signature', description: "v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\"> with the connection's webhookSecret" })
+  @ApiOkResponse({ type: WebhookResultDto })
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing, wrong or stale signature, or an unknown connection' })
+  resendConnection(
+    @Param('connectionId') connectionId: string,
+    @Req() req: RawBodyRequest<FastifyRequest>,
+    @Headers('svix-id') id?: string,
+    @Headers('svix-timestamp') timestamp?: string,
+    @Headers('svix-signature') signature?: string,
+  ): Promise<WebhookResultDto> {
+    return this.webhooks.resendConnection(connectionId, req.rawBody, { id, timestamp, signature }, req.body);
+  }
+
+  @Post('twilio/:connectionId')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: "A store's Twilio status callbacks and inbound messages (form-encoded), signed with X-Twilio-Signature; answers TwiML",
+  })
+  @ApiHeader({ name: 'X-Twilio-Signature', description: "base64 HMAC-SHA1 of the connection's webhookUrl and the sorted parameters, keyed with its auth token" })
+  @ApiProduces('text/xml')
+  @ApiOkResponse({ description: 'Empty TwiML: <Response/>', schema: { type: 'string', example: EMPTY_TWIML } })
+  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing or wrong signature, or an unknown connection' })
+  async twilio(
+    @Param('connectionId') connectionId: string,
+    @Req() req: FastifyRequest,
+    @Headers('x-twilio-signature') signature: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    await this.webhooks.twilio(connectionId, signature, req.body);
+    void reply.type('text/xml; charset=utf-8');
+    return EMPTY_TWIML;
   }
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { isValidHubSignature, isValidSvixSignature, SVIX_TOLERANCE_SECONDS } from './signatures';
+import { isValidHubSignature, isValidSvixSignature, isValidTwilioSignature, SVIX_TOLERANCE_SECONDS, twilioSignature } from './signatures';
 
 describe('isValidHubSignature', () => {
   const body = Buffer.from('{"object":"whatsapp_business_account"}');
@@ -38,5 +38,24 @@ describe('isValidSvixSignature', () => {
     expect(isValidSvixSignature(Buffer.from('{}'), { id: 'msg_1', timestamp: String(now), signature: sign('msg_1', now) }, secret, now)).toBe(false);
     expect(isValidSvixSignature(body, { id: 'msg_1', timestamp: String(now) }, secret, now)).toBe(false);
     expect(isValidSvixSignature(body, { id: 'msg_1', timestamp: String(now), signature: sign('msg_1', now).replace('v1', 'v2') }, secret, now)).toBe(false);
+  });
+});
+
+describe('twilioSignature', () => {
+  // Twilio's published example (its SDKs' RequestValidator tests use the same vector).
+  const url = 'https://mycompany.com/myapp.php?foo=1&bar=2';
+  const params = { CallSid: 'CA1234567890ABCDE', Caller: '+14158675309', Digits: '1234', From: '+14158675309', To: '+18005551212' };
+
+  it("reproduces Twilio's documented signature", () => {
+    expect(twilioSignature('12345', url, params)).toBe('RSOYDt4T1cUTdK1PDd93/VVr8B8=');
+    expect(isValidTwilioSignature('12345', url, params, 'RSOYDt4T1cUTdK1PDd93/VVr8B8=')).toBe(true);
+  });
+
+  it('refuses another token, another URL, a changed parameter or no header', () => {
+    const good = 'RSOYDt4T1cUTdK1PDd93/VVr8B8=';
+    expect(isValidTwilioSignature('54321', url, params, good)).toBe(false);
+    expect(isValidTwilioSignature('12345', `${url}&x=1`, params, good)).toBe(false);
+    expect(isValidTwilioSignature('12345', url, { ...params, Digits: '9999' }, good)).toBe(false);
+    expect(isValidTwilioSignature('12345', url, params, undefined)).toBe(false);
   });
 });

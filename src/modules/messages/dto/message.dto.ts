@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDateString, IsEnum, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, MaxLength } from 'class-validator';
 import { PaginatedMetaDto, PaginationQueryDto } from '../../../core/http/pagination.dto';
-import { Channel, MessageStatus } from '../../../generated/prisma/enums';
+import { MessageStatus } from '../../../generated/prisma/enums';
+import { BUILT_IN_CHANNELS, CHANNEL_NAME } from '../../channels/channel-extension';
 
 /** A full date-time with its zone: a bare date is not a moment. */
 export const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -13,9 +14,10 @@ export class CreateMessageDto {
   @MaxLength(64)
   contactId: string;
 
-  @ApiProperty({ enum: Channel, example: 'WHATSAPP' })
-  @IsEnum(Channel)
-  channel: Channel;
+  @ApiProperty({ enum: BUILT_IN_CHANNELS, example: 'WHATSAPP', description: 'A message channel (an extension may register more)' })
+  @IsString()
+  @Matches(CHANNEL_NAME, { message: `channel must be one of the following values: ${BUILT_IN_CHANNELS.join(', ')}` })
+  channel: string;
 
   @ApiProperty({
     example: 'Olá {{nome}}! Sua encomenda chegou.',
@@ -46,10 +48,11 @@ export class MessageListQueryDto extends PaginationQueryDto {
   @IsEnum(MessageStatus)
   status?: MessageStatus;
 
-  @ApiPropertyOptional({ enum: Channel })
+  @ApiPropertyOptional({ enum: BUILT_IN_CHANNELS })
   @IsOptional()
-  @IsEnum(Channel)
-  channel?: Channel;
+  @IsString()
+  @Matches(CHANNEL_NAME, { message: `channel must be one of the following values: ${BUILT_IN_CHANNELS.join(', ')}` })
+  channel?: string;
 
   @ApiPropertyOptional({ example: 'cm3x1contact00' })
   @IsOptional()
@@ -72,7 +75,7 @@ export class MessageAcceptedDto {
 export class MessageDto {
   @ApiProperty({ example: 'cm3x1message00' }) id: string;
   @ApiProperty({ example: 'cm3x1contact00' }) contactId: string;
-  @ApiProperty({ enum: Channel, example: 'WHATSAPP' }) channel: Channel;
+  @ApiProperty({ enum: BUILT_IN_CHANNELS, example: 'WHATSAPP' }) channel: string;
   @ApiProperty({ example: 'Olá {{nome}}! Sua encomenda chegou.' }) content: string;
   @ApiProperty({ nullable: true, type: String, example: null }) mediaUrl: string | null;
   @ApiProperty({ enum: MessageStatus, example: 'SENT' }) status: MessageStatus;
