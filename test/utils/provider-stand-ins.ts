@@ -218,25 +218,82 @@ export const whatsAppErrors = {
   serverError: () => graphError(2, 'Service temporarily unavailable', 503, { type: 'OAuthException' }),
 };
 
-export interface WhatsAppStandInOptions {
+export interface WhatsAppNumber {
   phoneNumberId: string;
   accessToken: string;
+  displayPhoneNumber?: string;
+  verifiedName?: string;
 }
 
-/** `POST /{phoneNumberId}/messages` of the WhatsApp Cloud API. Route: `messages`. */
+export interface WhatsAppStandInOptions extends Partial<WhatsAppNumber> {
+  /** Several numbers, each with its own token (a token only works for its own number). */
+  numbers?: WhatsAppNumber[];
+  /**
+   * Posts Meta's signed status report of every accepted message to this
+   * webhook (status `sent`, with the send's `biz_opaque_callback_data`), as
+   * the Cloud API does.
+   */
+  reports?: { url: string; appSecret: string; delayMs?: number };
+}
+
+const unsupported = (id: string, verb = 'post') =>
+  graphError(100, `Unsupported ${verb} request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, 400, {
+    type: 'GraphMethodException',
+    subcode: 33,
+  });
+
+/**
+ * The WhatsApp Cloud API: `POST /{phoneNumberId}/messages` (route `messages`)
+ * and `GET /{phoneNumberId}?fields=…` (route `phone`, the live check). Each
+ * number accepts only its own token.
+ */
 export async function startWhatsAppStandIn(opts: WhatsAppStandInOptions): Promise<StandIn> {
+  const numbers = opts.numbers ?? [{ phoneNumberId: opts.phoneNumberId!, accessToken: opts.accessToken!, displayPhoneNumber: opts.displayPhoneNumber, verifiedName: opts.verifiedName }];
+  const authorize = (req: RecordedRequest, verb: string): StandInResponse | WhatsAppNumber => {
+    const token = bearer(req);
+    if (!token) return graphError(190, 'An active access token must be used to query information about the current user.', 401);
+    const number = numbers.find((n) => n.phoneNumberId === req.params.phoneNumberId);
+    if (!numbers.some((n) => n.accessToken === token)) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
+    if (!number || number.accessToken !== token) return unsupported(req.params.phoneNumberId, verb);
+    return number;
+  };
+  const report = (to: string, wamid: string, callbackData: unknown, phoneNumberId: string) => {
+    if (!opts.reports) return;
+    const { url, appSecret, delayMs = 0 } = opts.reports;
+    const payload = whatsAppStatusNotification(
+      [{ id: wamid, status: 'sent', recipient: to, callbackData: typeof callbackData === 'string' ? callbackData : undefined }],
+      phoneNumberId,
+    );
+    const raw = JSON.stringify(payload);
+    setTimeout(() => {
+      void fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': hubSignature(raw, appSecret) }, body: raw }).catch(() => undefined);
+    }, delayMs).unref();
+  };
   return new StandIn('WhatsApp Cloud API', [
+    {
+      name: 'phone',
+      method: 'GET',
+      path: '/:phoneNumberId',
+      handle: (req) => {
+        const number = authorize(req, 'get');
+        if ('status' in number) return number;
+        return {
+          status: 200,
+          body: {
+            id: number.phoneNumberId,
+            display_phone_number: number.displayPhoneNumber ?? '+55 11 90000-0000',
+            verified_name: number.verifiedName ?? 'Loja Teste',
+          },
+        };
+      },
+    },
     {
       name: 'messages',
       method: 'POST',
       path: '/:phoneNumberId/messages',
       handle: (req) => {
-        const token = bearer(req);
-        if (!token) return graphError(190, 'An active access token must be used to query information about the current user.', 401);
-        if (token !== opts.accessToken) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
-        if (req.params.phoneNumberId !== opts.phoneNumberId) {
-          return graphError(100, `Unsupported post request. Object with ID '${req.params.phoneNumberId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, 400, { type: 'GraphMethodException', subcode: 33 });
-        }
+        const number = authorize(req, 'post');
+        if ('status' in number) return number;
         const b = req.body;
         if (typeof b !== 'object' || b === null) return graphError(100, '(#100) Invalid parameter', 400);
         if (b.messaging_product !== 'whatsapp') return graphError(100, '(#100) The parameter messaging_product is required.', 400);
@@ -246,12 +303,14 @@ export async function startWhatsAppStandIn(opts: WhatsAppStandInOptions): Promis
         if (type !== 'text' && typeof b[type]?.link !== 'string' && typeof b[type]?.id !== 'string') {
           return graphError(100, `(#100) Param ${type}['link'] or ${type}['id'] is required.`, 400);
         }
+        const wamid = `wamid.${randomBytes(24).toString('base64url')}`;
+        report(b.to, wamid, b.biz_opaque_callback_data, number.phoneNumberId);
         return {
           status: 200,
           body: {
             messaging_product: 'whatsapp',
             contacts: [{ input: b.to, wa_id: b.to }],
-            messages: [{ id: `wamid.${randomBytes(24).toString('base64url')}` }],
+            messages: [{ id: wamid }],
           },
         };
       },
@@ -260,10 +319,14 @@ export async function startWhatsAppStandIn(opts: WhatsAppStandInOptions): Promis
 }
 
 export interface GraphStandInOptions {
-  instagramAccountId: string;
-  instagramToken: string;
+  instagramAccountId?: string;
+  instagramToken?: string;
   facebookPageId?: string;
   facebookPageToken?: string;
+  /** More Instagram accounts, each with its own token. */
+  instagramAccounts?: { accountId: string; token: string; username?: string }[];
+  /** More Facebook pages, each with its own token. */
+  pages?: { pageId: string; token: string; name?: string }[];
 }
 
 /**
@@ -275,17 +338,23 @@ export interface GraphStandInOptions {
  */
 export async function startGraphStandIn(opts: GraphStandInOptions): Promise<StandIn> {
   const containers = new Set<string>();
+  const accounts = [
+    ...(opts.instagramAccountId ? [{ accountId: opts.instagramAccountId, token: opts.instagramToken!, username: 'loja.teste' }] : []),
+    ...(opts.instagramAccounts ?? []),
+  ];
+  const pages = [...(opts.facebookPageId ? [{ pageId: opts.facebookPageId, token: opts.facebookPageToken!, name: 'Loja Teste' }] : []), ...(opts.pages ?? [])];
   const tokenOf = (req: RecordedRequest) => bearer(req) ?? req.query.access_token ?? req.body?.access_token;
+  const known = (token: string | undefined) => !!token && (accounts.some((a) => a.token === token) || pages.some((p) => p.token === token));
   const checkIg = (req: RecordedRequest, id: string): StandInResponse | undefined => {
     const token = tokenOf(req);
-    if (!token || token !== opts.instagramToken) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
-    if (id !== opts.instagramAccountId) return graphError(100, `Unsupported post request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, 400, { type: 'GraphMethodException', subcode: 33 });
+    if (!known(token)) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
+    if (!accounts.some((a) => a.accountId === id && a.token === token)) return unsupported(id);
     return undefined;
   };
   const checkPage = (req: RecordedRequest, id: string): StandInResponse | undefined => {
     const token = tokenOf(req);
-    if (!token || token !== opts.facebookPageToken) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
-    if (id !== opts.facebookPageId) return graphError(100, `Unsupported post request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, 400, { type: 'GraphMethodException', subcode: 33 });
+    if (!known(token)) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
+    if (!pages.some((p) => p.pageId === id && p.token === token)) return unsupported(id);
     return undefined;
   };
   const param = (req: RecordedRequest, key: string): string | undefined => req.body?.[key] ?? req.query[key];
@@ -357,6 +426,21 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
         return { status: 200, body: { id: photo, post_id: `${req.params.pageId}_${numericId()}` } };
       },
     },
+    {
+      // The live checks: an Instagram account (`?fields=id,username`) or a page (`?fields=id,name`), read with its own token.
+      name: 'object',
+      method: 'GET',
+      path: '/:objectId',
+      handle: (req) => {
+        const token = tokenOf(req);
+        if (!known(token)) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
+        const account = accounts.find((a) => a.accountId === req.params.objectId && a.token === token);
+        if (account) return { status: 200, body: { id: account.accountId, username: account.username ?? 'loja.teste' } };
+        const page = pages.find((p) => p.pageId === req.params.objectId && p.token === token);
+        if (page) return { status: 200, body: { id: page.pageId, name: page.name ?? 'Loja Teste' } };
+        return unsupported(req.params.objectId, 'get');
+      },
+    },
   ]).listen();
 }
 
@@ -385,18 +469,40 @@ export interface ResendStandIn extends StandIn {
  * semantics: a repeated key with the same body answers the first result and
  * delivers nothing more; with another body, `409 invalid_idempotent_request`.
  */
-export async function startResendStandIn(opts: { apiKey: string }): Promise<ResendStandIn> {
+export interface ResendTeam {
+  apiKey: string;
+  /** The team's domains, as `GET /domains` lists them. */
+  domains?: { name: string; status: 'verified' | 'pending' | 'failed' | 'not_started' }[];
+}
+
+export async function startResendStandIn(opts: { apiKey?: string; teams?: ResendTeam[] }): Promise<ResendStandIn> {
   const byKey = new Map<string, { body: string; response: StandInResponse }>();
   const deliveries: ResendStandIn['deliveries'] = [];
+  const teams = [...(opts.apiKey ? [{ apiKey: opts.apiKey, domains: [{ name: 'zyva.dev', status: 'verified' as const }] }] : []), ...(opts.teams ?? [])];
+  const authorize = (req: RecordedRequest): StandInResponse | ResendTeam => {
+    const key = bearer(req);
+    if (!key) return resendError(401, 'missing_api_key', 'Missing API key in the authorization header. Include the following header Authorization: Bearer YOUR_API_KEY in the request.');
+    return teams.find((t) => t.apiKey === key) ?? resendError(403, 'invalid_api_key', 'API key is invalid');
+  };
   const standIn = new StandIn('Resend', [
+    {
+      name: 'domains',
+      method: 'GET',
+      path: '/domains',
+      handle: (req) => {
+        const team = authorize(req);
+        if ('status' in team) return team;
+        const data = (team.domains ?? []).map((d, i) => ({ id: `d91cd9bd-1176-453e-8fc1-35364d38000${i}`, name: d.name, status: d.status, created_at: '2026-01-01 00:00:00+00', region: 'sa-east-1' }));
+        return { status: 200, body: { object: 'list', has_more: false, data } };
+      },
+    },
     {
       name: 'emails',
       method: 'POST',
       path: '/emails',
       handle: (req) => {
-        const key = bearer(req);
-        if (!key) return resendError(401, 'missing_api_key', 'Missing API key in the authorization header. Include the following header Authorization: Bearer YOUR_API_KEY in the request.');
-        if (key !== opts.apiKey) return resendError(403, 'invalid_api_key', 'API key is invalid');
+        const team = authorize(req);
+        if ('status' in team) return team;
         const idem = req.headers['idempotency-key'] as string | undefined;
         if (idem !== undefined && (idem.length < 1 || idem.length > 256)) {
           return resendError(400, 'invalid_idempotency_key', 'The key must be between 1-256 chars.');
@@ -440,17 +546,64 @@ export const twilioErrors = {
   unavailable: () => twilioError(503, 20503, 'Service Unavailable'),
 };
 
-/** `POST /2010-04-01/Accounts/{sid}/Messages.json` of Twilio (route `messages`): form body, basic auth. */
-export async function startTwilioStandIn(opts: { accountSid: string; authToken: string; from?: string }): Promise<StandIn> {
+export interface TwilioAccount {
+  accountSid: string;
+  authToken: string;
+  from?: string;
+  status?: 'active' | 'suspended' | 'closed';
+  friendlyName?: string;
+}
+
+/**
+ * Twilio: `POST /2010-04-01/Accounts/{sid}/Messages.json` (route `messages`,
+ * form body, basic auth), the message list `GET …/Messages.json?To=&From=&DateSent>=`
+ * (route `list`) and the account `GET /2010-04-01/Accounts/{sid}.json` (route `account`).
+ */
+export async function startTwilioStandIn(opts: Partial<TwilioAccount> & { accounts?: TwilioAccount[] }): Promise<StandIn> {
+  const accounts = [...(opts.accountSid ? [{ accountSid: opts.accountSid, authToken: opts.authToken!, from: opts.from }] : []), ...(opts.accounts ?? [])];
+  const sent: Record<string, unknown>[] = [];
+  /** The account named in the path, if the basic credentials are its own. */
+  const authorize = (req: RecordedRequest): TwilioAccount | undefined => {
+    const account = accounts.find((a) => a.accountSid === req.params.accountSid);
+    const expected = account && `Basic ${Buffer.from(`${account.accountSid}:${account.authToken}`).toString('base64')}`;
+    return account && req.headers.authorization === expected ? account : undefined;
+  };
+  const denied = () => twilioError(401, 20003, 'Authenticate');
   return new StandIn('Twilio', [
+    {
+      name: 'account',
+      method: 'GET',
+      path: '/2010-04-01/Accounts/:accountSid.json',
+      handle: (req) => {
+        const a = authorize(req);
+        if (!a) return denied();
+        return { status: 200, body: { sid: a.accountSid, friendly_name: a.friendlyName ?? 'Loja Teste', status: a.status ?? 'active', type: 'Full' } };
+      },
+    },
+    {
+      name: 'list',
+      method: 'GET',
+      path: '/2010-04-01/Accounts/:accountSid/Messages.json',
+      handle: (req) => {
+        if (!authorize(req)) return denied();
+        const since = req.query['DateSent>'];
+        const messages = sent.filter(
+          (m) =>
+            m.account_sid === req.params.accountSid &&
+            (!req.query.To || m.to === req.query.To) &&
+            (!req.query.From || m.from === req.query.From) &&
+            (!since || String(m.date_created_iso) >= since),
+        );
+        return { status: 200, body: { messages, page: 0, page_size: 50, next_page_uri: null } };
+      },
+    },
     {
       name: 'messages',
       method: 'POST',
       path: '/2010-04-01/Accounts/:accountSid/Messages.json',
       handle: (req) => {
-        const header = req.headers.authorization;
-        const expected = `Basic ${Buffer.from(`${opts.accountSid}:${opts.authToken}`).toString('base64')}`;
-        if (header !== expected || req.params.accountSid !== opts.accountSid) return twilioError(401, 20003, 'Authenticate');
+        const opts = authorize(req);
+        if (!opts) return denied();
         const b = (typeof req.body === 'object' && req.body) || {};
         if (!b.To) return twilioError(400, 21604, "A 'To' phone number is required.");
         if (!/^\+[1-9]\d{6,14}$/.test(b.To)) return twilioErrors.invalidTo(b.To);
@@ -459,6 +612,7 @@ export async function startTwilioStandIn(opts: { accountSid: string; authToken: 
         if (!b.Body && !b.MediaUrl) return twilioError(400, 21602, 'Message body is required.');
         const sid = `SM${randomBytes(16).toString('hex')}`;
         const now = new Date().toUTCString().replace('GMT', '+0000');
+        sent.push({ sid, account_sid: opts.accountSid, to: b.To, from: b.From ?? null, body: b.Body ?? '', status: 'sent', date_created: now, date_created_iso: new Date().toISOString().slice(0, 10) });
         return {
           status: 201,
           body: {
@@ -508,16 +662,27 @@ export const xErrors = {
   unauthorized: () => xError(401, 'Unauthorized', 'Unauthorized'),
 };
 
-/** `POST /2/tweets` of the X API v2 (route `tweets`), bearer token. */
-export async function startXStandIn(opts: { bearerToken: string }): Promise<StandIn> {
+/** `POST /2/tweets` of the X API v2 (route `tweets`) and `GET /2/users/me` (route `me`), bearer token of a user. */
+export async function startXStandIn(opts: { bearerToken?: string; users?: { token: string; id: string; username: string }[] }): Promise<StandIn> {
   const texts = new Set<string>();
+  const users = [...(opts.bearerToken ? [{ token: opts.bearerToken, id: '1600000000000000001', username: 'lojateste' }] : []), ...(opts.users ?? [])];
   return new StandIn('X API', [
+    {
+      name: 'me',
+      method: 'GET',
+      path: '/2/users/me',
+      handle: (req) => {
+        const user = users.find((u) => u.token === bearer(req));
+        if (!user) return xErrors.unauthorized();
+        return { status: 200, body: { data: { id: user.id, name: user.username, username: user.username } } };
+      },
+    },
     {
       name: 'tweets',
       method: 'POST',
       path: '/2/tweets',
       handle: (req) => {
-        if (bearer(req) !== opts.bearerToken) return xErrors.unauthorized();
+        if (!users.some((u) => u.token === bearer(req))) return xErrors.unauthorized();
         const text = req.body?.text;
         if (typeof text !== 'string' || text.length === 0 || [...text].length > 280) {
           return {

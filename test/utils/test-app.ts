@@ -52,7 +52,12 @@ function load(): Loaded {
  * app only; with overrides the app gets its own module registry, since the
  * role decides at import time which processors exist.
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Modules imported beside AppModule (an extension, as an enterprise team would add one). */
+  imports?: unknown[];
+}
+
+export async function createTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const saved: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(env)) {
     saved[k] = process.env[k];
@@ -73,7 +78,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       loaded = load();
     }
 
-    const moduleRef = await loaded.Test.createTestingModule({ imports: [loaded.AppModule as never] }).compile();
+    const moduleRef = await loaded.Test.createTestingModule({ imports: [loaded.AppModule as never, ...((options.imports ?? []) as never[])] }).compile();
     const app = moduleRef.createNestApplication<NestFastifyApplication>(loaded.createFastifyAdapter() as never, {
       bufferLogs: true,
       rawBody: true,
