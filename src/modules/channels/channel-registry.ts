@@ -71,8 +71,10 @@ export class ChannelRegistry {
       map.set(key, value);
     };
     for (const wrapper of this.discovery.getProviders()) {
-      const { metatype, instance } = wrapper;
-      if (!metatype || !instance || typeof metatype !== 'function') continue;
+      const { instance } = wrapper;
+      // The instance's class carries the decorator, also for providers built by a factory.
+      const metatype = (instance as object | undefined)?.constructor;
+      if (!instance || typeof metatype !== 'function') continue;
       if (Reflect.getMetadata(CHANNEL_KIND, metatype)) add(index.kinds, (instance as ChannelKind).kind, instance as ChannelKind, 'channel kinds');
       if (Reflect.getMetadata(MESSAGE_SENDER, metatype)) add(index.senders, (instance as MessageSender).channel, instance as MessageSender, 'message senders');
       if (Reflect.getMetadata(SOCIAL_PUBLISHER, metatype)) {

@@ -1,5 +1,6 @@
 import { Injectable, UnprocessableEntityException } from '@nestjs/common';
 import { AppConfig } from '../../../core/config/app-config';
+import { KeyRingError } from '../../../core/crypto/key-ring';
 import { PrismaService } from '../../../core/prisma/prisma.service';
 import type { SendRoute } from '../../../generated/prisma/enums';
 import type { ChannelKind, Credentials } from '../channel-extension';
@@ -104,7 +105,14 @@ export class ChannelRouter {
     const key = `${connection.id}:${connection.version}`;
     let credentials = this.decrypted.get(key);
     if (!credentials) {
-      credentials = { ...(connection.config as Credentials), ...this.secrets.open(connection.organizationId, connection.kind, connection.secrets) };
+      let secrets: Credentials;
+      try {
+        secrets = this.secrets.open(connection.organizationId, connection.kind, connection.secrets);
+      } catch (error) {
+        if (!(error instanceof KeyRingError)) throw error;
+        throw new RouteUnavailableError(`the ${connection.kind} connection's secrets cannot be decrypted: ${error.message}`);
+      }
+      credentials = { ...(connection.config as Credentials), ...secrets };
       this.decrypted.set(key, credentials);
       if (this.decrypted.size > CACHE_ENTRIES) this.decrypted.delete(this.decrypted.keys().next().value!);
     }

@@ -1,0 +1,113 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { bearer, Fixtures, randomIp, RegisteredUser, SETTLED_STATUSES, waitFor } from '../utils/factories';
+import { StandIn, startWhatsAppStandIn } from '../utils/provider-stand-ins';
+import { createTestApp, TestApp } from '../utils/test-app';
+
+const root = join(__dirname, '..', '..');
+const key = () => randomBytes(32).toString('base64');
+
+/** Runs a source entry point the way `npm run` does in a checkout (swc, decorator metadata included). */
+function runNode(entry: string, args: string[], env: Record<string, string | undefined>) {
+  return spawnSync(process.execPath, ['-r', join(root, 'bench/pipeline.register.cjs'), join(root, entry), ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env } as NodeJS.ProcessEnv,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+/**
+ * Secrets at rest under a key ring: rotated by putting a new key first
+ * (old values still decrypt), rewritten by `channels:reencrypt`, after which
+ * the old key can go; production refuses to start without a valid ring.
+ */
+describe('channel secrets: key rotation and the key ring (e2e)', () => {
+  const oldKey = `old:${key()}`;
+  const newKey = `new:${key()}`;
+  const number = { phoneNumberId: String(600000000000000 + Math.floor(Math.random() * 1e9)), accessToken: `EAAG-${randomBytes(8).toString('hex')}` };
+  let wa: StandIn;
+  let t: TestApp | undefined;
+  let fx: Fixtures;
+  let user: RegisteredUser;
+
+  const app = async (keys: string) => {
+    await t?.close();
+    t = await createTestApp({ WHATSAPP_API_URL: wa.url, CHANNEL_ENCRYPTION_KEYS: keys });
+    fx = fx ? Object.assign(fx, { t }) : new Fixtures(t);
+    return t;
+  };
+  const sendOne = async (app: TestApp, text: string) => {
+    const contact = await app.prisma.contact.create({ data: { organizationId: user.organizationId, name: 'Cliente', phone: `+55119${Math.floor(1e7 + Math.random() * 8e7)}` } });
+    const res = await app.http.post('/api/messages').set(bearer(user.token)).set('X-Forwarded-For', randomIp()).send({ contactId: contact.id, channel: 'WHATSAPP', content: text });
+    expect(res.status).toBe(202);
+    return waitFor(async () => {
+      const m = await app.prisma.message.findUniqueOrThrow({ where: { id: res.body.id } });
+      return SETTLED_STATUSES.includes(m.status) ? m : undefined;
+    });
+  };
+
+  beforeAll(async () => {
+    wa = await startWhatsAppStandIn(number);
+  });
+
+  afterAll(async () => {
+    await fx?.cleanup();
+    await t?.close();
+    await wa.close();
+  });
+
+  it('keeps sending through a rotation: old key, both keys, channels:reencrypt, then only the new key', async () => {
+    const first = await app(oldKey);
+    user = await fx.registerUser();
+    await fx.setPlan(user.organizationId, 'ENTERPRISE');
+    const put = await first.http.put('/api/channels/whatsapp').set(bearer(user.token)).send({ phoneNumberId: number.phoneNumberId, businessAccountId: '1', accessToken: number.accessToken });
+    expect(put.status).toBe(200);
+    const sealed = () => first.prisma.channelConnection.findFirstOrThrow({ where: { organizationId: user.organizationId } }).then((c) => c.secrets);
+    expect(await sealed()).toMatch(/^v1:old:/);
+    expect((await sendOne(first, 'chave antiga')).status).toBe('SENT');
+
+    const both = await app(`${newKey},${oldKey}`);
+    expect((await sendOne(both, 'duas chaves')).status).toBe('SENT');
+
+    const env = { DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL, CHANNEL_ENCRYPTION_KEYS: `${newKey},${oldKey}` };
+    const run = runNode('src/cli.ts', ['channels:reencrypt'], env);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/channels:reencrypt: [1-9]\d* of \d+ connections rewritten/);
+    const rewritten = await both.prisma.channelConnection.findFirstOrThrow({ where: { organizationId: user.organizationId } });
+    expect(rewritten.secrets).toMatch(/^v1:new:/);
+    expect(rewritten.secrets).not.toContain(number.accessToken);
+    const again = runNode('src/cli.ts', ['channels:reencrypt'], env);
+    expect(again.stdout).toMatch(/channels:reencrypt: 0 of \d+ connections rewritten/);
+
+    const onlyNew = await app(newKey);
+    expect((await sendOne(onlyNew, 'só a nova')).status).toBe('SENT');
+    const tokens = wa.requestsTo('messages').map((r) => r.headers.authorization);
+    expect(tokens).toEqual([`Bearer ${number.accessToken}`, `Bearer ${number.accessToken}`, `Bearer ${number.accessToken}`]);
+  });
+
+  it('fails a send with a clear reason when the key that sealed the connection was removed too early', async () => {
+    const stranger = await app(`other:${key()}`);
+    const m = await sendOne(stranger, 'sem chave');
+    expect(m.status).toBe('FAILED');
+    expect(m.errorMessage).toMatch(/cannot be decrypted.*"new".*no longer in CHANNEL_ENCRYPTION_KEYS/);
+  });
+
+  it('refuses to start in production without a valid CHANNEL_ENCRYPTION_KEYS, naming it', () => {
+    const production = {
+      NODE_ENV: 'production',
+      APP_ROLE: 'api',
+      DATABASE_URL: process.env.DATABASE_URL,
+      REDIS_URL: process.env.REDIS_URL,
+      APP_URL: 'https://api.zyva.test',
+      CHANNEL_ENCRYPTION_KEYS: undefined,
+    };
+    const missing = runNode('src/main.ts', [], production);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('CHANNEL_ENCRYPTION_KEYS: required in production');
+    const malformed = runNode('src/main.ts', [], { ...production, CHANNEL_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' });
+    expect(malformed.status).toBe(1);
+    expect(malformed.stderr).toContain('CHANNEL_ENCRYPTION_KEYS: key "k1" must be 32 bytes');
+    expect(malformed.stderr).not.toContain('c2hvcnQ=');
+  });
+});
