@@ -258,7 +258,7 @@ export async function startWhatsAppStandIn(opts: WhatsAppStandInOptions): Promis
     return number;
   };
   const report = (to: string, wamid: string, callbackData: unknown, phoneNumberId: string) => {
-    if (!opts.reports) return;
+    if (!opts.reports?.url) return;
     const { url, appSecret, delayMs = 0 } = opts.reports;
     const payload = whatsAppStatusNotification(
       [{ id: wamid, status: 'sent', recipient: to, callbackData: typeof callbackData === 'string' ? callbackData : undefined }],

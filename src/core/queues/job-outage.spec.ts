@@ -52,3 +52,12 @@ describe('job outages', () => {
     await expect(runWaitingOutOutages(job, 'tok', async () => 42)).resolves.toBe(42);
   });
 });
+
+describe('runWaitingOutOutages with work that postponed itself', () => {
+  it('never moves a job twice', async () => {
+    const { job, calls } = fakeJob();
+    const own = new DelayedError("postponed: Can't reach database server");
+    await expect(runWaitingOutOutages(job, 'tok', () => Promise.reject(own))).rejects.toBe(own);
+    expect(calls.delayedUntil).toBeUndefined();
+  });
+});

@@ -41,7 +41,8 @@ export async function runWaitingOutOutages<T>(job: Job, token: string | undefine
   try {
     return await work();
   } catch (error) {
-    if (!token || !isInfrastructureOutage(error)) throw error;
+    // Already postponed by the work itself (its own waits, or an outage it handled): moving it twice would lose the lock.
+    if (error instanceof DelayedError || !token || !isInfrastructureOutage(error)) throw error;
     throw await postponeForOutage(job, token, error);
   }
 }
