@@ -6,6 +6,7 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiTags,
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
@@ -23,6 +24,7 @@ import { ConsentEventDto, SetConsentDto } from './dto/consent.dto';
 @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'No session, or it expired' })
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Your account belongs to no organization (a platform ADMIN)' })
 @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: "Over your plan's requests per minute (Plan Limit Exceeded)" })
+@ApiParam({ name: 'id', description: 'The contact' })
 @Controller('api/contacts/:id/consent')
 export class ConsentController {
   constructor(private readonly consent: ConsentService) {}
@@ -32,15 +34,15 @@ export class ConsentController {
     summary:
       "Set a contact's consent on one channel (source API, you as actor); setting the status the channel already has records nothing",
   })
-  @ApiOkResponse({ type: ContactDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto })
+  @ApiOkResponse({ type: ContactDto, description: 'The contact, with its consent per channel' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A bad channel, status or evidence' })
   set(@Tenant() tenant: TenantScope, @Param('id') id: string, @Body() dto: SetConsentDto): Promise<ContactDto> {
     return this.consent.set(tenant, id, dto);
   }
 
   @Get()
   @ApiOperation({ summary: "A contact's consent history, newest first: every change, with its source, evidence and actor" })
-  @ApiOkResponse({ type: [ConsentEventDto] })
+  @ApiOkResponse({ type: [ConsentEventDto], description: 'Every recorded change (a bare array); empty when nothing was ever recorded' })
   history(@Tenant() tenant: TenantScope, @Param('id') id: string): Promise<ConsentEventDto[]> {
     return this.consent.history(tenant, id);
   }

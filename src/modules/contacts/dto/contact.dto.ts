@@ -134,6 +134,7 @@ export class ListContactsQueryDto extends PaginationQueryDto {
 
   @ApiPropertyOptional({
     example: 'EMAIL:OPTED_OUT',
+    pattern: CONSENT_FILTER.source,
     description:
       `Only contacts with this consent on one channel, as CHANNEL:STATUS; channels ${CHANNELS.join(', ')}, ` +
       `statuses ${CONSENT_STATES.join(', ')} (UNKNOWN: nothing recorded)`,
