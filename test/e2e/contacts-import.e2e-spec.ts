@@ -133,10 +133,10 @@ describe('Contacts CSV import (e2e)', () => {
     expect(shown).toHaveLength(4);
     expect(shown).toEqual(
       expect.arrayContaining([
-        { contactId: ana, channel: 'EMAIL', status: 'OPTED_IN', evidence: 'CSV import, line 2', actorId: user.userId },
-        { contactId: ana, channel: 'WHATSAPP', status: 'OPTED_IN', evidence: 'CSV import, line 2', actorId: user.userId },
-        { contactId: velha.body.id, channel: 'SMS', status: 'OPTED_IN', evidence: 'CSV import, line 5', actorId: user.userId },
-        { contactId: dudu.body.id, channel: 'SMS', status: 'OPTED_IN', evidence: 'CSV import, line 6', actorId: user.userId },
+        { contactId: ana, channel: 'EMAIL', status: 'OPTED_IN', evidence: `CSV import by user ${user.userId}, line 2`, actorId: null },
+        { contactId: ana, channel: 'WHATSAPP', status: 'OPTED_IN', evidence: `CSV import by user ${user.userId}, line 2`, actorId: null },
+        { contactId: velha.body.id, channel: 'SMS', status: 'OPTED_IN', evidence: `CSV import by user ${user.userId}, line 5`, actorId: null },
+        { contactId: dudu.body.id, channel: 'SMS', status: 'OPTED_IN', evidence: `CSV import by user ${user.userId}, line 6`, actorId: null },
       ]),
     );
     const consentOf = async (id: string) => (await t.http.get(`/api/contacts/${id}`).set(bearer(user.token))).body.consent;
@@ -145,7 +145,7 @@ describe('Contacts CSV import (e2e)', () => {
     expect(await consentOf(velha.body.id)).toMatchObject({ EMAIL: 'OPTED_OUT', SMS: 'OPTED_IN' });
     const history = await t.http.get(`/api/contacts/${ana}/consent`).set(bearer(user.token));
     expect(history.body).toHaveLength(2);
-    expect(history.body[0]).toMatchObject({ source: 'IMPORT', status: 'OPTED_IN', actor: user.userId, evidence: 'CSV import, line 2' });
+    expect(history.body[0]).toMatchObject({ source: 'IMPORT', status: 'OPTED_IN', actor: null, evidence: `CSV import by user ${user.userId}, line 2` });
 
     // The same file again records nothing new.
     expect((await upload(user, csv)).body).toMatchObject({ created: 0, updated: 4, rejected: 1 });

@@ -81,9 +81,10 @@ export class ConsentRepository {
   /**
    * The CSV import's opt-ins, inside its batch transaction. A channel a contact already has a status for is
    * left as it is: an old list must not undo a person's opt-out (only the person, or a deliberate API change
-   * with its evidence, can opt them back in).
+   * with its evidence, can opt them back in). The actor stays null (the contract keeps it for API changes);
+   * the evidence names the importing user and the line instead.
    */
-  async recordImportedOptIns(tx: Db, organizationId: string, optIns: ImportedOptIn[], actor: string): Promise<number> {
+  async recordImportedOptIns(tx: Db, organizationId: string, optIns: ImportedOptIn[], importedBy: string): Promise<number> {
     if (optIns.length === 0) return 0;
     return tx.$executeRaw`
       WITH changed AS (
@@ -94,7 +95,8 @@ export class ConsentRepository {
         RETURNING "contactId", channel
       )
       INSERT INTO consent_events ("organizationId", "contactId", channel, status, source, evidence, "actorId", at)
-      SELECT ${organizationId}, changed."contactId", changed.channel, 'OPTED_IN', 'IMPORT', 'CSV import, line ' || v.line, ${actor}, now()
+      SELECT ${organizationId}, changed."contactId", changed.channel, 'OPTED_IN', 'IMPORT',
+             'CSV import by user ' || ${importedBy}::text || ', line ' || v.line, NULL, now()
       FROM changed
       JOIN unnest(${optIns.map((o) => o.contactId)}::text[], ${optIns.map((o) => o.channel)}::text[], ${optIns.map((o) => o.line)}::int[])
         AS v("contactId", channel, line)
