@@ -216,7 +216,13 @@ describe('production without credentials (e2e)', () => {
   let fx: Fixtures;
 
   beforeAll(async () => {
-    t = await createTestApp({ NODE_ENV: 'production', WHATSAPP_TOKEN: '', WHATSAPP_PHONE_ID: '', SWAGGER_ENABLED: 'false' });
+    t = await createTestApp({
+      NODE_ENV: 'production',
+      UNSUBSCRIBE_SECRET: 'a-production-unsubscribe-secret-for-tests',
+      WHATSAPP_TOKEN: '',
+      WHATSAPP_PHONE_ID: '',
+      SWAGGER_ENABLED: 'false',
+    });
     fx = new Fixtures(t);
   });
 
