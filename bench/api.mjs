@@ -133,6 +133,7 @@ async function main() {
       PORT: String(APP_PORT),
       APP_ROLE: 'api',
       NODE_ENV: 'production',
+      UNSUBSCRIBE_SECRET: 'benchmark-unsubscribe-secret-not-for-real-use',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
       DATABASE_URL,
       REDIS_URL,

@@ -66,6 +66,7 @@ async function main() {
   const env = {
     ...process.env,
     NODE_ENV: 'production',
+    UNSUBSCRIBE_SECRET: 'benchmark-unsubscribe-secret-not-for-real-use',
     DATABASE_URL,
     REDIS_URL,
     QUEUE_PREFIX: PREFIX,

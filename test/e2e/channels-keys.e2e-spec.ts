@@ -101,6 +101,7 @@ describe('channel secrets: key rotation and the key ring (e2e)', () => {
       REDIS_URL: process.env.REDIS_URL,
       APP_URL: 'https://api.zyva.test',
       CHANNEL_ENCRYPTION_KEYS: undefined,
+      UNSUBSCRIBE_SECRET: 'a-production-unsubscribe-secret-for-tests',
     };
     const missing = runNode('src/main.ts', [], production);
     expect(missing.status).toBe(1);

@@ -98,6 +98,60 @@ describe('Contacts CSV import (e2e)', () => {
     expect(await contactCount(user.organizationId)).toBe(6);
   });
 
+  it('records the optIn column as OPTED_IN (source IMPORT, with its line), rejects a bad channel, and never undoes an opt-out', async () => {
+    const user = await store();
+    const consent = t.get<{ record(o: string, c: string, ch: string, s: string, x: object): Promise<string> }>(
+      'modules/contacts/consent/consent.service',
+      'ConsentService',
+    );
+    const velha = await t.http.post('/api/contacts').set(bearer(user.token)).send({ name: 'Velha', email: 'velha@example.com' });
+    const dudu = await t.http.post('/api/contacts').set(bearer(user.token)).send({ name: 'Dudu', email: 'dudu@example.com' });
+    expect(await consent.record(user.organizationId, velha.body.id, 'EMAIL', 'OPTED_OUT', { source: 'UNSUBSCRIBE_LINK' })).toBe('recorded');
+    const csv = [
+      'name,email,optIn', //                          line 1
+      'Ana,ana@example.com,EMAIL;WHATSAPP', //        2 created, opted in to both
+      'Bruno,bruno@example.com,', //                  3 created, nothing recorded
+      'Carla,carla@example.com,EMAIL;FAX', //         4 rejected whole
+      'Velha,velha@example.com,email;sms', //         5 updates: EMAIL stays OPTED_OUT, SMS opted in
+      'Dudu,dudu@example.com,SMS', //                 6 updates: SMS opted in
+    ].join('\n');
+
+    const res = await upload(user, csv);
+    expect(res.body).toEqual({
+      created: 2,
+      updated: 2,
+      rejected: 1,
+      errors: [{ line: 4, reason: 'optIn "FAX" is not a channel (WHATSAPP, EMAIL, SMS, INSTAGRAM_DM)' }],
+    });
+    expect(await t.prisma.contact.count({ where: { organizationId: user.organizationId, name: 'Carla' } })).toBe(0);
+
+    const idOf = async (name: string) =>
+      (await t.prisma.contact.findFirstOrThrow({ where: { organizationId: user.organizationId, name } })).id;
+    const imported = await t.prisma.consentEvent.findMany({ where: { organizationId: user.organizationId, source: 'IMPORT' } });
+    const ana = await idOf('Ana');
+    const shown = imported.map((e) => ({ contactId: e.contactId, channel: e.channel, status: e.status, evidence: e.evidence, actorId: e.actorId }));
+    expect(shown).toHaveLength(4);
+    expect(shown).toEqual(
+      expect.arrayContaining([
+        { contactId: ana, channel: 'EMAIL', status: 'OPTED_IN', evidence: `CSV import by user ${user.userId}, line 2`, actorId: null },
+        { contactId: ana, channel: 'WHATSAPP', status: 'OPTED_IN', evidence: `CSV import by user ${user.userId}, line 2`, actorId: null },
+        { contactId: velha.body.id, channel: 'SMS', status: 'OPTED_IN', evidence: `CSV import by user ${user.userId}, line 5`, actorId: null },
+        { contactId: dudu.body.id, channel: 'SMS', status: 'OPTED_IN', evidence: `CSV import by user ${user.userId}, line 6`, actorId: null },
+      ]),
+    );
+    const consentOf = async (id: string) => (await t.http.get(`/api/contacts/${id}`).set(bearer(user.token))).body.consent;
+    expect(await consentOf(ana)).toEqual({ WHATSAPP: 'OPTED_IN', EMAIL: 'OPTED_IN', SMS: 'UNKNOWN', INSTAGRAM_DM: 'UNKNOWN' });
+    expect(await consentOf(await idOf('Bruno'))).toEqual({ WHATSAPP: 'UNKNOWN', EMAIL: 'UNKNOWN', SMS: 'UNKNOWN', INSTAGRAM_DM: 'UNKNOWN' });
+    expect(await consentOf(velha.body.id)).toMatchObject({ EMAIL: 'OPTED_OUT', SMS: 'OPTED_IN' });
+    const history = await t.http.get(`/api/contacts/${ana}/consent`).set(bearer(user.token));
+    expect(history.body).toHaveLength(2);
+    expect(history.body[0]).toMatchObject({ source: 'IMPORT', status: 'OPTED_IN', actor: null, evidence: `CSV import by user ${user.userId}, line 2` });
+
+    // The same file again records nothing new.
+    expect((await upload(user, csv)).body).toMatchObject({ created: 0, updated: 4, rejected: 1 });
+    expect(await t.prisma.consentEvent.count({ where: { organizationId: user.organizationId } })).toBe(imported.length + 1);
+  });
+
   it('rejects rows past the plan’s contact cap, and counts exactly', async () => {
     const user = await store(3);
     const csv = ['name,email', ...Array.from({ length: 5 }, (_, i) => `P${i},p${i}@example.com`)].join('\n');
@@ -120,6 +174,7 @@ describe('Contacts CSV import (e2e)', () => {
     const unknown = await upload(user, 'nome,email\nAna,ana@example.com');
     expect(unknown.status).toBe(400);
     expect(unknown.body.message).toContain('Unknown column(s): nome');
+    expect(unknown.body.message).toContain('optIn');
     expect((await upload(user, 'email\nana@example.com')).status).toBe(400);
     expect(await t.prisma.contact.count({ where: { organizationId: user.organizationId } })).toBe(0);
   });

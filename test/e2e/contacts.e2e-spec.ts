@@ -54,6 +54,7 @@ describe('Contacts (e2e)', () => {
       birthday: '1990-02-28',
       instagramId: 'ana.souza',
       tags: ['newsletter', 'vip'],
+      consent: { WHATSAPP: 'UNKNOWN', EMAIL: 'UNKNOWN', SMS: 'UNKNOWN', INSTAGRAM_DM: 'UNKNOWN' },
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });

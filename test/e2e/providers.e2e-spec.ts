@@ -220,6 +220,7 @@ describe('production without credentials (e2e)', () => {
   beforeAll(async () => {
     t = await createTestApp({
       NODE_ENV: 'production',
+      UNSUBSCRIBE_SECRET: 'a-production-unsubscribe-secret-for-tests',
       WHATSAPP_TOKEN: '',
       WHATSAPP_PHONE_ID: '',
       SWAGGER_ENABLED: 'false',

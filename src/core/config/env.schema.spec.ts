@@ -1,4 +1,4 @@
-import { ConfigValidationError, validateEnvironment } from './env.schema';
+import { ConfigValidationError, DEV_UNSUBSCRIBE_SECRET, validateEnvironment } from './env.schema';
 
 const valid = {
   DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/zyva',
@@ -41,5 +41,23 @@ describe('validateEnvironment', () => {
     }
     expect(error!.message).not.toContain('hunter2');
     expect(error!.message).not.toContain('short');
+  });
+
+  it('requires UNSUBSCRIBE_SECRET (32+ characters) in production only, without echoing it', () => {
+    const problems = (raw: Record<string, string>) => {
+      try {
+        validateEnvironment(raw);
+        return '';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(validateEnvironment(valid).UNSUBSCRIBE_SECRET).toBe(DEV_UNSUBSCRIBE_SECRET);
+    const production = { ...valid, NODE_ENV: 'production' };
+    expect(problems(production)).toMatch(/UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET must be set in production/);
+    const short = problems({ ...production, UNSUBSCRIBE_SECRET: 'short-secret' });
+    expect(short).toMatch(/UNSUBSCRIBE_SECRET: .*32 characters/);
+    expect(short).not.toContain('short-secret');
+    expect(problems({ ...production, UNSUBSCRIBE_SECRET: 'x'.repeat(40) })).not.toContain('UNSUBSCRIBE_SECRET');
   });
 });

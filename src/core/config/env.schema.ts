@@ -13,6 +13,8 @@ import {
   Max,
   Min,
   MinLength,
+  NotEquals,
+  ValidateIf,
   validateSync,
 } from 'class-validator';
 
@@ -23,6 +25,8 @@ const toBool = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : ['true', '1', 'yes'].includes(String(value).toLowerCase());
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 const httpUrl = { require_tld: false, protocols: ['http', 'https'], require_protocol: true };
+/** Known to everyone who reads this file: fine on a laptop, refused in production. */
+export const DEV_UNSUBSCRIBE_SECRET = 'zyva-development-unsubscribe-secret';
 
 /**
  * Every environment variable Zyva reads, validated once at startup.
@@ -112,6 +116,12 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1000)
   UNCERTAIN_SEND_WAIT_MS: number = 10 * 60 * 1000;
+
+  /** Key of the HMAC in unsubscribe links; in production the development default would let anyone forge them. */
+  @ValidateIf((env: EnvironmentVariables) => env.NODE_ENV === 'production')
+  @NotEquals(DEV_UNSUBSCRIBE_SECRET, { message: 'UNSUBSCRIBE_SECRET must be set in production' })
+  @MinLength(32)
+  UNSUBSCRIBE_SECRET = DEV_UNSUBSCRIBE_SECRET;
 
   // Outbound providers (see README "Providers"); credentials are optional outside production.
   @IsUrl(httpUrl)

@@ -1,4 +1,6 @@
 import { isEmail } from 'class-validator';
+import type { Channel } from '../../generated/prisma/enums';
+import { CHANNELS } from './consent/consent-state';
 
 /** Shared by the JSON DTOs and the CSV import, so both accept exactly the same values. */
 export const NAME_MAX = 200;
@@ -47,6 +49,8 @@ export interface ContactFields {
   birthday: Date | null;
   instagramId: string | null;
   tags: string[];
+  /** Channels the row opts the contact in to (the import's `optIn` column). */
+  optIn: Channel[];
 }
 
 /**
@@ -74,6 +78,12 @@ export function validateRow(row: Record<string, string | undefined>): { fields: 
     const problem = tagProblem(tag);
     if (problem) problems.push(problem);
   }
+  const optIn: Channel[] = [];
+  for (const entry of cell('optIn').split(';').map((c) => c.trim()).filter((c) => c !== '')) {
+    const channel = entry.toUpperCase() as Channel;
+    if (!CHANNELS.includes(channel)) problems.push(`optIn "${entry.slice(0, 30)}" is not a channel (${CHANNELS.join(', ')})`);
+    else if (!optIn.includes(channel)) optIn.push(channel);
+  }
   if (problems.length > 0) return { problems };
-  return { fields: { name, email, phone, birthday, instagramId, tags } };
+  return { fields: { name, email, phone, birthday, instagramId, tags, optIn } };
 }

@@ -8,6 +8,7 @@ import { Prisma } from '../../generated/prisma/client';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import { ContactFields, birthdayColumns, validateRow } from './contact-fields';
 import type { ContactTagAddedEvent } from './contact.events';
+import { ConsentRepository } from './consent/consent.repository';
 import { ContactsRepository, Db } from './contacts.repository';
 import { ContactsService } from './contacts.service';
 import { ImportErrorDto, ImportResultDto } from './dto/contact.dto';
@@ -20,6 +21,7 @@ const COLUMNS: Record<string, string> = {
   birthday: 'birthday',
   tags: 'tags',
   instagramid: 'instagramId',
+  optin: 'optIn',
 };
 
 interface Row {
@@ -72,6 +74,7 @@ export class ContactsImportService {
     private readonly prisma: PrismaService,
     private readonly repository: ContactsRepository,
     private readonly contacts: ContactsService,
+    private readonly consent: ConsentRepository,
   ) {}
 
   async import(scope: TenantScope, file: Readable): Promise<ImportResultDto> {
@@ -142,7 +145,7 @@ export class ContactsImportService {
     const header = record.map((cell) => COLUMNS[cell.trim().toLowerCase().replace(/[\s_-]/g, '')] ?? `?${cell.trim()}`);
     const unknown = header.filter((key) => key.startsWith('?')).map((key) => key.slice(1));
     if (unknown.length > 0) {
-      throw new BadRequestException(`Unknown column(s): ${unknown.join(', ')}. Columns are: name, email, phone, birthday, tags, instagramId.`);
+      throw new BadRequestException(`Unknown column(s): ${unknown.join(', ')}. Columns are: name, email, phone, birthday, tags, instagramId, optIn.`);
     }
     if (!header.includes('name')) throw new BadRequestException('The header must have a "name" column.');
     if (new Set(header).size !== header.length) throw new BadRequestException('A column appears twice in the header.');
@@ -227,6 +230,8 @@ export class ContactsImportService {
       await this.bulkUpdate(tx, orgId, updates);
       const links = [...admitted, ...updates].flatMap((row) => row.fields.tags.map((tag) => ({ contactId: row.id, tag })));
       outcome.added = (await this.repository.attachTags(tx, orgId, links)).map((l) => ({ organizationId: orgId, ...l }));
+      const optIns = [...admitted, ...updates].flatMap((row) => row.fields.optIn.map((channel) => ({ contactId: row.id, channel, line: row.line })));
+      await this.consent.recordImportedOptIns(tx, orgId, optIns, scope.userId);
       outcome.created = admitted.length;
       outcome.updated = updates.length;
     }, { timeout: 30_000 });

@@ -43,8 +43,11 @@ export class ContactsController {
 
   @Get()
   @TenantCached({ key: (orgId, request) => cacheKeys.contacts(orgId, canonicalQuery(request)), ttlSeconds: CACHE_TTL_SECONDS.contacts, indexed: true })
-  @ApiOperation({ summary: 'List contacts, newest first; search by name, email or phone, filter by tag (cached 5 min; X-Cache: HIT|MISS)' })
+  @ApiOperation({
+    summary: 'List contacts, newest first; search by name, email or phone, filter by tag or by consent (cached 5 min; X-Cache: HIT|MISS)',
+  })
   @ApiOkResponse({ type: ContactPageDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A bad query parameter, e.g. consent=EMAIL:MAYBE' })
   list(@Tenant() tenant: TenantScope, @Query() query: ListContactsQueryDto) {
     return this.contacts.list(tenant, query);
   }
@@ -66,7 +69,9 @@ export class ContactsController {
     schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', format: 'binary' } } },
     description:
       'A CSV file (UTF-8, comma separated, header line first) with columns name (required), email, phone (E.164), ' +
-      'birthday (YYYY-MM-DD), tags (separated by ";"), instagramId. A row whose email or phone matches a contact updates it.',
+      'birthday (YYYY-MM-DD), tags (separated by ";"), instagramId, optIn (channels the person agreed to, separated by ";", ' +
+      'e.g. EMAIL;WHATSAPP: recorded as OPTED_IN with source IMPORT; a channel the contact already has a status for keeps it). ' +
+      'A row whose email or phone matches a contact updates it.',
   })
   @ApiOperation({ summary: 'Import contacts from a CSV file: counts of created, updated and rejected rows, with the reason per rejected line' })
   @ApiOkResponse({ type: ImportResultDto })

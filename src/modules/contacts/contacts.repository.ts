@@ -2,16 +2,23 @@ import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { Prisma } from '../../generated/prisma/client';
 import type { TenantScope } from '../../core/auth/tenant-scope';
+import type { Channel } from '../../generated/prisma/enums';
+import { type ConsentState, consentWhere } from './consent/consent-state';
 
 /** A Prisma client or an interactive transaction's client. */
 export type Db = Prisma.TransactionClient;
 
-export const contactInclude = { tags: { select: { tag: { select: { name: true } } } } } as const;
+export const contactInclude = {
+  tags: { select: { tag: { select: { name: true } } } },
+  consents: { select: { channel: true, status: true } },
+} as const;
 export type ContactRow = Prisma.ContactGetPayload<{ include: typeof contactInclude }>;
 
 export interface ContactFilter {
   search?: string;
   tag?: string;
+  /** Only contacts with this consent on this channel. */
+  consent?: { channel: Channel; state: ConsentState };
 }
 
 /** The queries of the contacts module; every one is scoped to one organization. */
@@ -30,6 +37,7 @@ export class ContactsRepository {
       ];
     }
     if (filter.tag) where.tags = { some: { tag: { organizationId: scope.organizationId, name: filter.tag } } };
+    if (filter.consent) Object.assign(where, consentWhere(filter.consent.channel, filter.consent.state));
     return where;
   }
 

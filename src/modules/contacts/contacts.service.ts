@@ -7,6 +7,7 @@ import { PrismaService } from '../../core/prisma/prisma.service';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import { birthdayColumns, normalizeTags, parseBirthday, tagProblem } from './contact-fields';
 import { CONTACT_TAG_ADDED, ContactTagAddedEvent } from './contact.events';
+import { consentMapOf, parseConsentFilter } from './consent/consent-state';
 import { ContactRow, ContactsRepository, Db, contactInclude } from './contacts.repository';
 import { ContactDto, CreateContactDto, ListContactsQueryDto, UpdateContactDto } from './dto/contact.dto';
 
@@ -32,6 +33,7 @@ export function toContactDto(row: ContactRow): ContactDto {
     birthday: row.birthday ? row.birthday.toISOString().slice(0, 10) : null,
     instagramId: row.instagramId,
     tags: row.tags.map((t) => t.tag.name).sort(),
+    consent: consentMapOf(row.consents),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -61,7 +63,8 @@ export class ContactsService {
   ) {}
 
   async list(scope: TenantScope, query: ListContactsQueryDto): Promise<Paginated<ContactDto>> {
-    const [rows, total] = await this.repository.page(scope, { search: query.search, tag: query.tag }, query.skip, query.limit);
+    const filter = { search: query.search, tag: query.tag, consent: query.consent ? parseConsentFilter(query.consent) : undefined };
+    const [rows, total] = await this.repository.page(scope, filter, query.skip, query.limit);
     return { data: rows.map(toContactDto), total, page: query.page, limit: query.limit };
   }
 

@@ -14,6 +14,8 @@ import {
   ValidationOptions,
 } from 'class-validator';
 import { PaginatedMetaDto, PaginationQueryDto } from '../../../core/http/pagination.dto';
+import { CHANNELS, CONSENT_FILTER, CONSENT_STATES, type ConsentMap } from '../consent/consent-state';
+import { ConsentMapDto } from '../consent/dto/consent.dto';
 import { E164, EMAIL_MAX, INSTAGRAM_MAX, NAME_MAX, TAGS_PER_CONTACT_MAX, TAG_MAX, normalizeEmail, parseBirthday } from '../contact-fields';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
@@ -129,6 +131,18 @@ export class ListContactsQueryDto extends PaginationQueryDto {
   @IsString()
   @MaxLength(TAG_MAX)
   tag?: string;
+
+  @ApiPropertyOptional({
+    example: 'EMAIL:OPTED_OUT',
+    pattern: CONSENT_FILTER.source,
+    description:
+      `Only contacts with this consent on one channel, as CHANNEL:STATUS; channels ${CHANNELS.join(', ')}, ` +
+      `statuses ${CONSENT_STATES.join(', ')} (UNKNOWN: nothing recorded)`,
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(CONSENT_FILTER, { message: `consent must be CHANNEL:STATUS, e.g. EMAIL:OPTED_OUT (channels ${CHANNELS.join(', ')}; statuses ${CONSENT_STATES.join(', ')})` })
+  consent?: string;
 }
 
 export class AddTagDto {
@@ -148,6 +162,7 @@ export class ContactDto {
   @ApiProperty({ example: '1990-04-12', nullable: true, type: String }) birthday: string | null;
   @ApiProperty({ example: 'ana.souza', nullable: true, type: String }) instagramId: string | null;
   @ApiProperty({ example: ['newsletter', 'vip'], type: [String] }) tags: string[];
+  @ApiProperty({ type: ConsentMapDto, description: 'Consent per channel (see PUT /api/contacts/{id}/consent)' }) consent: ConsentMap;
   @ApiProperty({ example: '2026-11-20T12:00:00.000Z' }) createdAt: string;
   @ApiProperty({ example: '2026-11-20T12:00:00.000Z' }) updatedAt: string;
 }
