@@ -3,7 +3,7 @@ import { AppConfig } from '../../../core/config/app-config';
 import { PrismaService } from '../../../core/prisma/prisma.service';
 import { ConnectionSecrets } from '../connections/connection-secrets';
 import { webhookUrlOf } from '../connections/connections.service';
-import { ChannelEvents, DeliveryStatus, DeliveryUpdate, ReportSource } from './channel-events';
+import { ChannelEvents, DeliveryStatus, DeliveryUpdate, InboundMessage, OptOutSignal, ReportSource } from './channel-events';
 import { SvixHeaders, isValidHubSignature, isValidSvixSignature, isValidTwilioSignature, safeEqual } from './signatures';
 
 interface WhatsAppError {
@@ -21,16 +21,37 @@ interface WhatsAppStatus {
   errors?: WhatsAppError[];
 }
 
+interface WhatsAppInbound {
+  from?: string;
+  id?: string;
+  timestamp?: string;
+  type?: string;
+  text?: { body?: string };
+  button?: { text?: string };
+  interactive?: { button_reply?: { title?: string }; list_reply?: { title?: string } };
+  [media: string]: unknown;
+}
+
+interface WhatsAppValue {
+  metadata?: { phone_number_id?: string };
+  contacts?: { wa_id?: string; profile?: { name?: string } }[];
+  messages?: WhatsAppInbound[];
+  statuses?: WhatsAppStatus[];
+}
+
 interface WhatsAppNotification {
   object?: string;
-  entry?: { changes?: { field?: string; value?: { metadata?: { phone_number_id?: string }; statuses?: WhatsAppStatus[] } }[] }[];
+  entry?: { changes?: { field?: string; value?: WhatsAppValue }[] }[];
 }
 
 interface ResendEvent {
   type?: string;
   created_at?: string;
-  data?: { email_id?: string; bounce?: { message?: string; type?: string }; failed?: { reason?: string } };
+  data?: { email_id?: string; bounce?: { message?: string; type?: string; subType?: string }; failed?: { reason?: string } };
 }
+
+/** WhatsApp 131050: the user stopped marketing messages from this business. */
+const WHATSAPP_STOPPED_MARKETING = 131050;
 
 type TwilioParams = Record<string, string | string[]>;
 
@@ -88,28 +109,39 @@ export class ProviderWebhooksService {
       throw new UnauthorizedException('Invalid X-Hub-Signature-256.');
     }
     const updates: DeliveryUpdate[] = [];
+    const optOuts: OptOutSignal[] = [];
+    const inbound: InboundMessage[] = [];
     for (const entry of (body as WhatsAppNotification)?.entry ?? []) {
       for (const change of entry.changes ?? []) {
         const value = change.value;
-        if (!value?.statuses?.length) continue;
+        if (!value?.statuses?.length && !value?.messages?.length) continue;
         const source = await this.whatsAppSource(value.metadata?.phone_number_id);
         if (!source) continue;
-        for (const s of value.statuses) {
+        for (const s of value.statuses ?? []) {
           const status = s.status ? WHATSAPP_STATUS[s.status] : undefined;
           if (!status || !s.id) continue;
+          const error = s.errors?.[0];
           updates.push({
             channel: 'WHATSAPP',
             externalId: s.id,
             status,
             at: secondsToDate(s.timestamp),
-            error: status === 'FAILED' ? whatsAppError(s.errors?.[0]) : undefined,
+            error: status === 'FAILED' ? whatsAppError(error) : undefined,
             messageId: s.biz_opaque_callback_data || undefined,
             source,
           });
+          if (error?.code === WHATSAPP_STOPPED_MARKETING) optOuts.push({ channel: 'WHATSAPP', externalId: s.id, source, evidence: whatsAppError(error) });
+        }
+        for (const m of value.messages ?? []) {
+          const parsed = whatsAppInbound(m, value.contacts ?? [], source);
+          if (parsed) inbound.push(parsed);
         }
       }
     }
-    return this.applyAll(updates);
+    const result = await this.applyAll(updates);
+    for (const signal of optOuts) await this.events.optOut(signal);
+    for (const message of inbound) if (await this.events.inbound(message)) result.applied++;
+    return { received: result.received + inbound.length, applied: result.applied };
   }
 
   /** The platform's own Resend account (RESEND_WEBHOOK_SECRET). */
@@ -137,8 +169,22 @@ export class ProviderWebhooksService {
       throw new UnauthorizedException('Invalid X-Twilio-Signature.');
     }
     const one = (name: string) => (Array.isArray(form[name]) ? form[name][0] : form[name]) as string | undefined;
-    const status = TWILIO_STATUS[one('MessageStatus') ?? one('SmsStatus') ?? ''];
     const sid = one('MessageSid') ?? one('SmsSid');
+    const reported = one('MessageStatus') ?? one('SmsStatus');
+    if (sid && one('From') && (reported === 'received' || (reported === undefined && one('Body') !== undefined))) {
+      // A message to the store's number (Twilio posts inbound SMS to the number's webhook).
+      const taken = await this.events.inbound({
+        channel: 'SMS',
+        externalId: sid,
+        source: { connectionId: connection!.id },
+        from: one('From')!,
+        text: one('Body') ?? '',
+        isText: true,
+        sentAt: new Date(),
+      });
+      return { received: 1, applied: taken ? 1 : 0 };
+    }
+    const status = TWILIO_STATUS[reported ?? ''];
     if (!status || !sid) return { received: 1, applied: 0 };
     const code = one('ErrorCode');
     return this.applyAll([
@@ -158,6 +204,10 @@ export class ProviderWebhooksService {
     const event = body as ResendEvent;
     const status = event?.type ? RESEND_STATUS[event.type] : undefined;
     const externalId = event?.data?.email_id;
+    if (externalId && isResendOptOut(event)) {
+      const what = event.type === 'email.complained' ? 'marked the email as spam' : `bounced permanently${event.data?.bounce?.message ? ` (${event.data.bounce.message})` : ''}`;
+      await this.events.optOut({ channel: 'EMAIL', externalId, source, evidence: `Resend ${event.type}: the recipient ${what}` });
+    }
     if (!status || !externalId) return { received: 1, applied: 0 };
     const reason = event.data?.bounce?.message ?? event.data?.failed?.reason;
     return this.applyAll([
@@ -196,6 +246,28 @@ export class ProviderWebhooksService {
     if (updates.length > 0) this.logger.debug(`Delivery reports: ${applied} of ${updates.length} applied`);
     return { received: updates.length, applied };
   }
+}
+
+/** A spam complaint, or a bounce Resend calls permanent (the address will never take mail): the person is not to be emailed again. */
+function isResendOptOut(event: ResendEvent): boolean {
+  return event.type === 'email.complained' || (event.type === 'email.bounced' && event.data?.bounce?.type?.toLowerCase() === 'permanent');
+}
+
+/** A `messages[]` entry of a WhatsApp notification as an inbound message (unsupported or malformed entries: undefined). */
+function whatsAppInbound(m: WhatsAppInbound, contacts: NonNullable<WhatsAppValue['contacts']>, source: ReportSource): InboundMessage | undefined {
+  if (!m.id || !m.from || !/^\d{6,15}$/.test(m.from)) return undefined;
+  const typed = m.text?.body ?? m.button?.text ?? m.interactive?.button_reply?.title ?? m.interactive?.list_reply?.title;
+  const media = m.type ? (m[m.type] as { caption?: string } | undefined) : undefined;
+  return {
+    channel: 'WHATSAPP',
+    externalId: m.id,
+    source,
+    from: `+${m.from}`,
+    profileName: contacts.find((c) => c.wa_id === m.from)?.profile?.name ?? contacts[0]?.profile?.name,
+    text: typed ?? media?.caption ?? m.type ?? 'message',
+    isText: typed !== undefined,
+    sentAt: secondsToDate(m.timestamp),
+  };
 }
 
 /** `WhatsApp 131047: Re-engagement message (details)`: the code and its title, as Meta reports them. */
