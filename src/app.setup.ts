@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, loadConfig } from './core/config/app-config';
 import { SESSION_COOKIE } from './core/auth/auth.types';
+import { installInputGuards } from './core/http/input-guards';
 
 /** The Fastify adapter as production runs it (also used by e2e tests). */
 export function createFastifyAdapter(): FastifyAdapter {
@@ -20,6 +21,7 @@ export function createFastifyAdapter(): FastifyAdapter {
 export async function configureApp(app: NestFastifyApplication): Promise<NestFastifyApplication> {
   const config = app.get(AppConfig);
   app.useLogger(app.get(Logger));
+  installInputGuards(app);
   await app.register(fastifyCookie);
   await app.register(fastifyMultipart, { limits: { fileSize: 20 * 1024 * 1024, files: 1 } });
   app.enableShutdownHooks();

@@ -165,5 +165,8 @@ export class ImportResultDto {
   @ApiProperty({ example: 9412 }) created: number;
   @ApiProperty({ example: 560, description: 'Rows whose email or phone matched an existing contact, which they updated' }) updated: number;
   @ApiProperty({ example: 28 }) rejected: number;
-  @ApiProperty({ type: [ImportErrorDto] }) errors: ImportErrorDto[];
+  @ApiProperty({ type: [ImportErrorDto], description: 'The first 1,000 rejected lines, by line number, with the reason' })
+  errors: ImportErrorDto[];
+  @ApiProperty({ example: 0, description: 'Rejected lines past the first 1,000, counted in `rejected` but not listed' })
+  omittedErrors: number;
 }
