@@ -7,6 +7,7 @@ import { Public } from '../auth/auth.decorators';
 import { PrismaService } from '../prisma/prisma.service';
 import { REDIS } from '../redis/redis.constants';
 import { LimiterStatus } from '../throttling/limiter-status';
+import { ApiPublic, ApiStandardErrors, limited } from '../http/api-docs';
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -19,6 +20,7 @@ function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
 
 @ApiTags('operations')
 @Public()
+@ApiPublic()
 @Controller('health')
 export class HealthController {
   private readonly logger = new Logger(HealthController.name);

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBearerAuth, ApiCookieAuth, ApiProperty, ApiResponse, type ApiResponseOptions } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCookieAuth, ApiExtension, ApiProperty, ApiResponse, type ApiResponseOptions, type OpenAPIObject } from '@nestjs/swagger';
 import { ErrorResponseDto } from './pagination.dto';
 
 /** Names of the security schemes of the document (app.setup.ts declares them). */
@@ -69,12 +69,27 @@ export function ApiAuthenticated(): ClassDecorator & MethodDecorator {
   return applyDecorators(ApiBearerAuth(BEARER_SCHEME), ApiCookieAuth(COOKIE_SCHEME), ApiStandardErrors(401, 429));
 }
 
-/** A route that needs no session: `security: []`, so generated clients send no credentials. */
+const PUBLIC_MARK = 'x-zyva-public';
+
+/**
+ * A route that needs no session: `security: []`, so generated clients send
+ * no credentials. (@nestjs/swagger drops an empty security list, so the
+ * route is marked and publicSecurity() writes the empty list.)
+ */
 export function ApiPublic(): ClassDecorator & MethodDecorator {
-  // @nestjs/swagger's own metadata key (DECORATORS.API_SECURITY): an empty list is written out as `security: []`.
-  return (target: object, _key?: string | symbol, descriptor?: PropertyDescriptor) => {
-    Reflect.defineMetadata('swagger/apiSecurity', [], descriptor ? descriptor.value : target);
-  };
+  return ApiExtension(PUBLIC_MARK, true);
+}
+
+/** Turns the marks of ApiPublic into `security: []`; run on the document before serving it. */
+export function publicSecurity(document: OpenAPIObject): OpenAPIObject {
+  for (const path of Object.values(document.paths)) {
+    for (const operation of Object.values(path) as Record<string, unknown>[]) {
+      if (typeof operation !== 'object' || operation === null || !(PUBLIC_MARK in operation)) continue;
+      delete operation[PUBLIC_MARK];
+      operation.security = [];
+    }
+  }
+  return document;
 }
 
 /** Adds the rate-limit headers (and the cache header, for cached routes) to a success answer. */

@@ -1,13 +1,14 @@
 import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto, PaginationQueryDto } from '../../core/http/pagination.dto';
 import { Roles } from '../../core/auth/auth.decorators';
 import { AdminOrganizationDto, OrganizationPageDto } from '../organizations/dto/organization.dto';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { UpdateOrganizationDto } from './dto/update-organization.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Not an ADMIN' })
 @Roles('ADMIN')
 @Controller('api/admin/organizations')

@@ -1,6 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
 import {
-  ApiBearerAuth,
   ApiForbiddenResponse,
   ApiOkResponse,
   ApiOperation,
@@ -11,9 +10,10 @@ import { ErrorResponseDto } from '../../core/http/pagination.dto';
 import { Roles } from '../../core/auth/auth.decorators';
 import { RedisStatsDto } from './dto/redis-stats.dto';
 import { RedisStatsService } from './redis-stats.service';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Not an ADMIN' })
 @Roles('ADMIN')
 @Controller('api/admin/redis')

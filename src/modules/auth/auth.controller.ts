@@ -2,7 +2,6 @@ import { Body, Controller, Get, HttpCode, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
@@ -13,6 +12,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../../core/config/app-config';
+import { ApiAuthenticated, ApiPublic, ApiStandardErrors, limited } from '../../core/http/api-docs';
 import { ErrorResponseDto } from '../../core/http/pagination.dto';
 import { CurrentAuth, Public } from '../../core/auth/auth.decorators';
 import { AuthService } from './auth.service';
@@ -37,6 +37,7 @@ export class AuthController {
   ) {}
 
   @Public()
+  @ApiPublic()
   @Post('register')
   @ApiOperation({ summary: 'Create a FREE organization and its first user; queues a verification email' })
   @ApiCreatedResponse({ type: RegisterResponseDto })
@@ -49,6 +50,7 @@ export class AuthController {
   }
 
   @Public()
+  @ApiPublic()
   @Post('login')
   @HttpCode(200)
   @ApiOperation({ summary: 'Log in: answers a bearer token and sets the zyva_session cookie' })
@@ -62,7 +64,7 @@ export class AuthController {
 
   @Post('logout')
   @HttpCode(204)
-  @ApiBearerAuth()
+  @ApiAuthenticated()
   @ApiOperation({ summary: 'End the current session at once' })
   @ApiNoContentResponse()
   async logout(@CurrentAuth() auth: AuthContext, @Res({ passthrough: true }) reply: FastifyReply) {
@@ -71,7 +73,7 @@ export class AuthController {
   }
 
   @Get('me')
-  @ApiBearerAuth()
+  @ApiAuthenticated()
   @ApiOperation({ summary: 'The current user' })
   @ApiOkResponse({ type: MeDto })
   me(@CurrentAuth() auth: AuthContext) {
@@ -79,6 +81,7 @@ export class AuthController {
   }
 
   @Public()
+  @ApiPublic()
   @Post('verify-email')
   @HttpCode(204)
   @ApiOperation({ summary: 'Confirm an email address with the single-use token from the email' })
@@ -89,6 +92,7 @@ export class AuthController {
   }
 
   @Public()
+  @ApiPublic()
   @Post('password/forgot')
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue a password reset email (always 202: no account enumeration)' })
@@ -98,6 +102,7 @@ export class AuthController {
   }
 
   @Public()
+  @ApiPublic()
   @Post('password/reset')
   @HttpCode(204)
   @ApiOperation({ summary: "Set a new password with a single-use token; ends every one of the user's sessions" })

@@ -1,12 +1,13 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiForbiddenResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiForbiddenResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto } from '../../core/http/pagination.dto';
 import { Roles } from '../../core/auth/auth.decorators';
 import { BirthdaysService } from './birthdays.service';
 import { BirthdayRunQueuedDto, RunBirthdaysDto } from './dto/birthday.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Not an ADMIN' })
 @Roles('ADMIN')
 @Controller('api/admin/birthdays')

@@ -1,12 +1,13 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Tenant } from '../../core/auth/auth.decorators';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { BirthdaysService } from './birthdays.service';
 import { UpcomingBirthdayPageDto, UpcomingQueryDto } from './dto/birthday.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('birthdays')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @Controller('api/birthdays')
 export class BirthdaysController {
   constructor(private readonly birthdays: BirthdaysService) {}

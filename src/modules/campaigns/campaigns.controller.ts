@@ -2,7 +2,6 @@ import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from 
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -14,9 +13,10 @@ import { Tenant } from '../../core/auth/auth.decorators';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { CampaignsService } from './campaigns.service';
 import { CampaignDto, CampaignPageDto, CreateCampaignDto } from './dto/campaign.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('campaigns')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @Controller('api/campaigns')
 export class CampaignsController {
   constructor(private readonly campaigns: CampaignsService) {}

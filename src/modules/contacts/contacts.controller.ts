@@ -1,7 +1,6 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiBody,
   ApiConflictResponse,
   ApiConsumes,
@@ -30,9 +29,10 @@ import {
   ListContactsQueryDto,
   UpdateContactDto,
 } from './dto/contact.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('contacts')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such contact in your organization' })
 @Controller('api/contacts')
 export class ContactsController {

@@ -16,9 +16,11 @@ import { FlowTriggersService } from './flow-triggers.service';
 import { FlowWebhookGuard, WebhookRequest } from './flow-webhook.guard';
 import { IdempotencyKey } from './idempotency-key.decorator';
 import { bodyDigest } from './webhook-signature';
+import { ApiPublic, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('webhooks')
 @Public()
+@ApiPublic()
 @Controller('api/webhooks/flows')
 export class FlowWebhooksController {
   constructor(private readonly triggers: FlowTriggersService) {}

@@ -2,7 +2,6 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiHeader,
@@ -21,9 +20,10 @@ import { FlowExecutionsService } from './flow-executions.service';
 import { FlowTriggersService } from './flow-triggers.service';
 import { FlowsService } from './flows.service';
 import { IdempotencyKey } from './idempotency-key.decorator';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('flows')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such flow in your organization' })
 @Controller('api/flows')
 export class FlowsController {

@@ -2,7 +2,6 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Po
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiHeader,
   ApiNotFoundResponse,
@@ -16,9 +15,10 @@ import { Tenant } from '../../core/auth/auth.decorators';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { CreateMessageDto, MessageAcceptedDto, MessageDto, MessageListQueryDto, MessagePageDto } from './dto/message.dto';
 import { MessagesService } from './messages.service';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('messages')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @Controller('api/messages')
 export class MessagesController {
   constructor(private readonly messages: MessagesService) {}

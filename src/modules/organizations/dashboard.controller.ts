@@ -1,14 +1,15 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CACHE_TTL_SECONDS, cacheKeys } from '../../core/cache/cache-keys';
 import { TenantCached } from '../../core/cache/tenant-cache.interceptor';
 import { Tenant } from '../../core/auth/auth.decorators';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { DashboardService } from './dashboard.service';
 import { DashboardStatsDto } from './dto/dashboard.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('organization')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @Controller('api/dashboard')
 export class DashboardController {
   constructor(private readonly dashboard: DashboardService) {}

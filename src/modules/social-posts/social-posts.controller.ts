@@ -1,7 +1,6 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNotFoundResponse,
@@ -20,9 +19,10 @@ import {
   UpdateSocialPostDto,
 } from './dto/social-post.dto';
 import { SocialPostsService } from './social-posts.service';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('social-posts')
-@ApiBearerAuth()
+@ApiAuthenticated()
 @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such post in your organization' })
 @Controller('api/social-posts')
 export class SocialPostsController {

@@ -14,6 +14,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorResponseDto } from '../../../core/http/pagination.dto';
 import { Public } from '../../../core/auth/auth.decorators';
 import { ProviderWebhooksService } from './provider-webhooks.service';
+import { ApiPublic, ApiStandardErrors, limited } from '../../../core/http/api-docs';
 
 class WebhookResultDto {
   @ApiProperty({ example: 2, description: 'Status reports in the request' }) received: number;
@@ -23,6 +24,7 @@ class WebhookResultDto {
 /** Delivery reports from the providers; public, authenticated by their signatures. */
 @ApiTags('webhooks')
 @Public()
+@ApiPublic()
 @Controller('api/webhooks')
 export class ProviderWebhooksController {
   constructor(private readonly webhooks: ProviderWebhooksService) {}
