@@ -63,10 +63,11 @@ export function ApiStandardErrors(...statuses: (number | [number, string])[]): M
 
 /**
  * A controller (or route) that needs a session: bearer token or the session
- * cookie, 401 without one, and the plan's rate limit (429) for store users.
+ * cookie, 401 without one, the plan's rate limit (429) for store users, and
+ * 503 while sessions (Redis) or the database are away.
  */
 export function ApiAuthenticated(): ClassDecorator & MethodDecorator {
-  return applyDecorators(ApiBearerAuth(BEARER_SCHEME), ApiCookieAuth(COOKIE_SCHEME), ApiStandardErrors(401, 429));
+  return applyDecorators(ApiBearerAuth(BEARER_SCHEME), ApiCookieAuth(COOKIE_SCHEME), ApiStandardErrors(401, 429, [503, 'Sessions (Redis) or the database are unavailable right now']));
 }
 
 const PUBLIC_MARK = 'x-zyva-public';

@@ -14,6 +14,7 @@ import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/ap
 
 @ApiTags('admin')
 @ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Not an ADMIN' })
 @Roles('ADMIN')
 @Controller('api/admin/redis')
@@ -22,7 +23,7 @@ export class AdminRedisController {
 
   @Get('stats')
   @ApiOperation({ summary: 'Redis INFO sections stats, memory and clients, parsed (numbers as numbers)' })
-  @ApiOkResponse({ type: RedisStatsDto })
+  @ApiOkResponse(limited({ type: RedisStatsDto }))
   @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'Redis is not answering' })
   stats(): Promise<RedisStatsDto> {
     return this.redisStats.stats();

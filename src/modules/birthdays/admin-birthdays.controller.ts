@@ -8,6 +8,7 @@ import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/ap
 
 @ApiTags('admin')
 @ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Not an ADMIN' })
 @Roles('ADMIN')
 @Controller('api/admin/birthdays')
@@ -17,7 +18,7 @@ export class AdminBirthdaysController {
   @Post('run')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Queue the daily birthday check for a date now (running it twice starts nothing twice)' })
-  @ApiAcceptedResponse({ type: BirthdayRunQueuedDto })
+  @ApiAcceptedResponse(limited({ type: BirthdayRunQueuedDto }))
   run(@Body() dto: RunBirthdaysDto): Promise<BirthdayRunQueuedDto> {
     return this.birthdays.queueRun(dto.date);
   }

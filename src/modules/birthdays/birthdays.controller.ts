@@ -8,13 +8,14 @@ import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/ap
 
 @ApiTags('birthdays')
 @ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @Controller('api/birthdays')
 export class BirthdaysController {
   constructor(private readonly birthdays: BirthdaysService) {}
 
   @Get('upcoming')
   @ApiOperation({ summary: 'Contacts with a birthday in the next N days (today included, BIRTHDAY_TZ), soonest first' })
-  @ApiOkResponse({ type: UpcomingBirthdayPageDto })
+  @ApiOkResponse(limited({ type: UpcomingBirthdayPageDto }))
   upcoming(@Tenant() scope: TenantScope, @Query() query: UpcomingQueryDto) {
     return this.birthdays.upcoming(scope, query.days, query.page, query.limit);
   }

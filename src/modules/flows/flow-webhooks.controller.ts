@@ -21,6 +21,7 @@ import { ApiPublic, ApiStandardErrors, limited } from '../../core/http/api-docs'
 @ApiTags('webhooks')
 @Public()
 @ApiPublic()
+@ApiStandardErrors(400, 429)
 @Controller('api/webhooks/flows')
 export class FlowWebhooksController {
   constructor(private readonly triggers: FlowTriggersService) {}
@@ -37,7 +38,7 @@ export class FlowWebhooksController {
   @ApiParam({ name: 'id', description: 'The WEBHOOK flow' })
   @ApiHeader({ name: 'X-Zyva-Signature', required: true, example: 'sha256=5d41402abc4b2a76b9719d911017c592…' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiAcceptedResponse({ type: ExecutionStartedDto })
+  @ApiAcceptedResponse(limited({ type: ExecutionStartedDto }))
   @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing or invalid signature' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No WEBHOOK flow with this id, or no such contact' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The flow is inactive' })

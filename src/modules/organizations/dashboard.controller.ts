@@ -10,6 +10,7 @@ import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/ap
 
 @ApiTags('organization')
 @ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @Controller('api/dashboard')
 export class DashboardController {
   constructor(private readonly dashboard: DashboardService) {}
@@ -19,7 +20,7 @@ export class DashboardController {
   @ApiOperation({
     summary: "The organization's dashboard: contacts, flows, this month's messages and delivery rate (cached 5 min; X-Cache: HIT|MISS)",
   })
-  @ApiOkResponse({ type: DashboardStatsDto })
+  @ApiOkResponse(limited({ type: DashboardStatsDto }))
   stats(@Tenant() tenant: TenantScope): Promise<DashboardStatsDto> {
     return this.dashboard.stats(tenant);
   }

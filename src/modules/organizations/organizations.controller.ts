@@ -10,6 +10,7 @@ import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/ap
 
 @ApiTags('organization')
 @ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @Controller('api/organization')
 export class OrganizationsController {
   constructor(private readonly organizations: OrganizationsService) {}
@@ -17,7 +18,7 @@ export class OrganizationsController {
   @Get()
   @TenantCached({ key: cacheKeys.org, ttlSeconds: CACHE_TTL_SECONDS.org, store: 'value' })
   @ApiOperation({ summary: "The caller's organization with its plan, caps and usage (cached 30 min; X-Cache: HIT|MISS)" })
-  @ApiOkResponse({ type: OrganizationDto })
+  @ApiOkResponse(limited({ type: OrganizationDto }, { cached: true }))
   get(@Tenant() tenant: TenantScope): Promise<OrganizationDto> {
     // The interceptor caches this under the key OrganizationsService.get reads, so it loads uncached here.
     return this.organizations.load(tenant.organizationId);

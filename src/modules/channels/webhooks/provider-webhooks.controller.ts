@@ -1,5 +1,6 @@
-import { Controller, Get, Headers, HttpCode, HttpStatus, Post, Query, Req, Res, type RawBodyRequest } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpStatus, Post, Query, Req, Res, type RawBodyRequest } from '@nestjs/common';
 import {
+  ApiBody,
   ApiForbiddenResponse,
   ApiHeader,
   ApiOkResponse,
@@ -15,6 +16,26 @@ import { ErrorResponseDto } from '../../../core/http/pagination.dto';
 import { Public } from '../../../core/auth/auth.decorators';
 import { ProviderWebhooksService } from './provider-webhooks.service';
 import { ApiPublic, ApiStandardErrors, limited } from '../../../core/http/api-docs';
+import { HeaderValue } from '../../../core/http/header-value';
+
+/** The parts of Meta's notification Zyva reads; other fields are accepted and ignored. */
+class WhatsAppWebhookDto {
+  @ApiProperty({ example: 'whatsapp_business_account' }) object: string;
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+    example: [{ id: '1029384756', changes: [{ field: 'messages', value: { statuses: [{ id: 'wamid.HBgL…', status: 'delivered', timestamp: '1764590400' }] } }] }],
+  })
+  entry: Record<string, unknown>[];
+}
+
+/** A Resend event: its type and the email it is about. */
+class ResendWebhookDto {
+  @ApiProperty({ example: 'email.delivered' }) type: string;
+  @ApiProperty({ format: 'date-time', example: '2026-12-01T12:00:00.000Z' }) created_at: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { email_id: '4ef9a417-02e9-4d39-ad75-9611e0fcc33c' } })
+  data: Record<string, unknown>;
+}
 
 class WebhookResultDto {
   @ApiProperty({ example: 2, description: 'Status reports in the request' }) received: number;
@@ -35,7 +56,7 @@ export class ProviderWebhooksController {
   @ApiQuery({ name: 'hub.verify_token' })
   @ApiQuery({ name: 'hub.challenge', example: '1158201444' })
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'The challenge, as text' })
+  @ApiOkResponse(limited({ description: 'The challenge, as text' }))
   @ApiForbiddenResponse({ type: ErrorResponseDto })
   verify(
     @Query('hub.mode') mode: string | undefined,
@@ -51,26 +72,30 @@ export class ProviderWebhooksController {
   @Post('whatsapp')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'WhatsApp Cloud API status notifications (delivered, read, failed), signed with X-Hub-Signature-256' })
-  @ApiHeader({ name: 'X-Hub-Signature-256', description: 'sha256=<hex HMAC-SHA256 of the raw body with WHATSAPP_APP_SECRET>' })
-  @ApiOkResponse({ type: WebhookResultDto })
+  @ApiHeader({ name: 'X-Hub-Signature-256', required: true, description: 'sha256=<hex HMAC-SHA256 of the raw body with WHATSAPP_APP_SECRET>' })
+  @ApiBody({ type: WhatsAppWebhookDto, description: 'The WhatsApp Cloud API notification, as Meta sends it (signed over its exact bytes)' })
+  @ApiStandardErrors(400, 429)
+  @ApiOkResponse(limited({ type: WebhookResultDto }))
   @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing or wrong signature' })
-  whatsapp(@Req() req: RawBodyRequest<FastifyRequest>, @Headers('x-hub-signature-256') signature?: string): Promise<WebhookResultDto> {
+  whatsapp(@Req() req: RawBodyRequest<FastifyRequest>, @HeaderValue('x-hub-signature-256') signature?: string): Promise<WebhookResultDto> {
     return this.webhooks.whatsapp(req.rawBody, signature, req.body);
   }
 
   @Post('resend')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Resend email events (delivered, opened, bounced, failed), signed with Svix headers' })
-  @ApiHeader({ name: 'svix-id' })
-  @ApiHeader({ name: 'svix-timestamp', description: 'Unix seconds; more than 5 minutes off is refused' })
-  @ApiHeader({ name: 'svix-signature', description: 'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"> with RESEND_WEBHOOK_SECRET' })
-  @ApiOkResponse({ type: WebhookResultDto })
+  @ApiHeader({ name: 'svix-id', required: true })
+  @ApiHeader({ name: 'svix-timestamp', required: true, description: 'Unix seconds; more than 5 minutes off is refused' })
+  @ApiHeader({ name: 'svix-signature', required: true, description: 'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"> with RESEND_WEBHOOK_SECRET' })
+  @ApiBody({ type: ResendWebhookDto, description: 'The Resend event, as Resend (Svix) sends it' })
+  @ApiStandardErrors(400, 429)
+  @ApiOkResponse(limited({ type: WebhookResultDto }))
   @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing, wrong or stale signature' })
   resend(
     @Req() req: RawBodyRequest<FastifyRequest>,
-    @Headers('svix-id') id?: string,
-    @Headers('svix-timestamp') timestamp?: string,
-    @Headers('svix-signature') signature?: string,
+    @HeaderValue('svix-id') id?: string,
+    @HeaderValue('svix-timestamp') timestamp?: string,
+    @HeaderValue('svix-signature') signature?: string,
   ): Promise<WebhookResultDto> {
     return this.webhooks.resend(req.rawBody, { id, timestamp, signature }, req.body);
   }
