@@ -7,7 +7,7 @@ import { Public } from '../auth/auth.decorators';
 import { PrismaService } from '../prisma/prisma.service';
 import { REDIS } from '../redis/redis.constants';
 import { LimiterStatus } from '../throttling/limiter-status';
-import { ApiPublic, ApiStandardErrors, limited } from '../http/api-docs';
+import { ApiPublic, ApiStandardErrors } from '../http/api-docs';
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -36,6 +36,7 @@ export class HealthController {
   /** Terminus' own body (`status`, `info`, `error`, `details`) in both cases, with 503 when a check fails. */
   @Get()
   @ApiOperation({ summary: 'Liveness of Postgres and Redis: 200 when both answer, 503 otherwise' })
+  @ApiStandardErrors([503, 'Postgres or Redis does not answer (the body names which, never why)'])
   async check(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
     try {
       return await this.health.check([

@@ -6,7 +6,7 @@ import { Public } from '../auth/auth.decorators';
 import { AppConfig } from '../config/app-config';
 import { ErrorResponseDto } from '../http/pagination.dto';
 import { MetricsService } from './metrics.service';
-import { ApiPublic, ApiStandardErrors, limited } from '../http/api-docs';
+import { ApiPublic } from '../http/api-docs';
 
 const EXAMPLE = `# HELP zyva_http_requests_total HTTP requests answered, by method, route pattern and status code
 # TYPE zyva_http_requests_total counter
