@@ -41,6 +41,8 @@ function setupSwagger(app: INestApplication, config: AppConfig): void {
           'authorize with the token it answers.',
       )
       .setVersion('1.0')
+      // Relative first, so Swagger UI's "Try it out" calls whatever host served the page; then the public URL.
+      .addServer('/', 'The host serving this document')
       .addServer(config.APP_URL, 'This installation (APP_URL)')
       .addBearerAuth(
         { type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: 'The opaque session token answered by login or register' },
