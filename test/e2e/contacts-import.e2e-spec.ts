@@ -123,6 +123,7 @@ describe('Contacts CSV import (e2e)', () => {
       updated: 2,
       rejected: 1,
       errors: [{ line: 4, reason: 'optIn "FAX" is not a channel (WHATSAPP, EMAIL, SMS, INSTAGRAM_DM)' }],
+      omittedErrors: 0,
     });
     expect(await t.prisma.contact.count({ where: { organizationId: user.organizationId, name: 'Carla' } })).toBe(0);
 
