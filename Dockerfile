@@ -1,8 +1,8 @@
-# One image, two roles: APP_ROLE=api serves HTTP, APP_ROLE=worker runs the queue processors.
+# Node 24, the current LTS. One image, two roles: APP_ROLE=api serves HTTP, APP_ROLE=worker runs the queue processors.
 # The `build` stage also serves the one-shot `migrate` service of docker-compose.yml, which needs
 # the Prisma CLI and tsx for the seed.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 ENV CHECKPOINT_DISABLE=1
 COPY package.json package-lock.json prisma.config.ts ./
@@ -12,7 +12,7 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

@@ -6,6 +6,8 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, loadConfig } from './core/config/app-config';
 import { SESSION_COOKIE } from './core/auth/auth.types';
+import { BEARER_SCHEME, COOKIE_SCHEME, publicSecurity } from './core/http/api-docs';
+import { installInputGuards } from './core/http/input-guards';
 
 /** The Fastify adapter as production runs it (also used by e2e tests). */
 export function createFastifyAdapter(): FastifyAdapter {
@@ -20,15 +22,16 @@ export function createFastifyAdapter(): FastifyAdapter {
 export async function configureApp(app: NestFastifyApplication): Promise<NestFastifyApplication> {
   const config = app.get(AppConfig);
   app.useLogger(app.get(Logger));
+  installInputGuards(app);
   await app.register(fastifyCookie);
   await app.register(fastifyMultipart, { limits: { fileSize: 20 * 1024 * 1024, files: 1 } });
   app.enableShutdownHooks();
-  if (config.SWAGGER_ENABLED) setupSwagger(app);
+  if (config.SWAGGER_ENABLED) setupSwagger(app, config);
   return app;
 }
 
-function setupSwagger(app: INestApplication): void {
-  const document = SwaggerModule.createDocument(
+function setupSwagger(app: INestApplication, config: AppConfig): void {
+  const document = publicSecurity(SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Zyva API')
@@ -38,10 +41,17 @@ function setupSwagger(app: INestApplication): void {
           'authorize with the token it answers.',
       )
       .setVersion('1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The token answered by login or register' })
-      .addCookieAuth(SESSION_COOKIE)
+      // Relative first, so Swagger UI's "Try it out" calls whatever host served the page; then the public URL.
+      .addServer('/', 'The host serving this document')
+      .addServer(config.APP_URL, 'This installation (APP_URL)')
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: 'The opaque session token answered by login or register' },
+        BEARER_SCHEME,
+      )
+      .addCookieAuth(SESSION_COOKIE, { type: 'apiKey', in: 'cookie', description: 'The HttpOnly session cookie set by login' }, COOKIE_SCHEME)
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: 'METRICS_TOKEN, when one is set' }, 'metrics')
       .build(),
-  );
+  ));
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     swaggerOptions: { persistAuthorization: true },

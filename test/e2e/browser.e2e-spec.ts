@@ -115,7 +115,7 @@ if (!existsSync(CHROMIUM)) {
       expect(await text(me.locator('.live-responses-table .response .response-col_status').first())).toMatch(/^401\b/);
 
       await page.locator('.auth-wrapper .btn.authorize').click();
-      const bearerBox = page.locator('.modal-ux .auth-container').filter({ hasText: 'http, Bearer' });
+      const bearerBox = page.locator('.modal-ux .auth-container').filter({ hasText: 'bearer (http, Bearer)' });
       await bearerBox.locator('input').fill(loja.token);
       await bearerBox.locator('button.authorize').click();
       await bearerBox.locator('button', { hasText: 'Logout' }).waitFor();

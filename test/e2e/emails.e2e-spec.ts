@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
 import { Fixtures, randomIp, uniqueEmail, waitFor } from '../utils/factories';
 import { ResendStandIn, resendErrors, startResendStandIn } from '../utils/provider-stand-ins';
@@ -56,33 +57,43 @@ describe('account emails through Resend, the emails queue (e2e)', () => {
     expect(reset.idempotencyKey).toMatch(/^password-reset-/);
   });
 
-  it('retries a Resend 500 and delivers once; a job run again never delivers a second copy', async () => {
-    const to = uniqueEmail('retry');
+  it('retries a Resend 500 with the same link and delivers once; the job run again never delivers a second copy', async () => {
+    const u = await fx.registerUser();
+    await waitFor(async () => (deliveriesTo(u.email).length > 0 ? true : undefined));
     resend.script('emails', resendErrors.internal());
-    const payload = { template: 'password-reset' as const, userId: 'u-retry', to, name: 'Rita', url: `https://app.zyva.dev/reset-password?token=${Date.now()}` };
-    const job = await t.queue(QueueName.Emails).add(JobName.SendEmail, payload);
+    const job = await t.queue(QueueName.Emails).add(JobName.SendEmail, { template: 'password-reset', userId: u.userId, ref: randomUUID() });
     await waitFor(async () => ((await job.getState()) === 'completed' ? true : undefined), 15000);
     expect((await t.queue(QueueName.Emails).getJob(job.id!))!.attemptsMade).toBe(2);
-    expect(resend.requests.filter((r) => r.body?.to?.[0] === to)).toHaveLength(2);
+    const attempts = resend.requests.filter((r) => r.body?.to?.[0] === u.email && r.body?.subject === 'Redefina sua senha do Zyva');
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1].body.text).toBe(attempts[0].body.text);
+    expect(deliveriesTo(u.email)).toHaveLength(2); // the verification email, and this one once
 
-    // The same email queued again (a retry after a crash): Resend answers the first result.
-    const again = await t.queue(QueueName.Emails).add(JobName.SendEmail, payload);
-    await waitFor(async () => ((await again.getState()) === 'completed' ? true : undefined));
-    expect(deliveriesTo(to)).toHaveLength(1);
-    expect((await t.queue(QueueName.Emails).getJob(again.id!))!.returnvalue).toEqual({ id: deliveriesTo(to)[0].id, sandbox: false });
+    // The same job run again (a worker that died after Resend answered): Resend answers the first result.
+    const emails = t.get<{ send(job: unknown): Promise<unknown> }>('modules/auth/emails/account-email.service', 'AccountEmailService');
+    const completed = await t.queue(QueueName.Emails).getJob(job.id!);
+    expect(await emails.send(completed)).toEqual(completed!.returnvalue);
+    expect(deliveriesTo(u.email)).toHaveLength(2);
   });
 
-  it('fails an email at once on a 422 (no retry can fix it)', async () => {
-    const to = uniqueEmail('invalid');
+  it('fails an email at once on a 422 (no retry can fix it), naming no token', async () => {
+    const u = await fx.registerUser();
+    await waitFor(async () => (deliveriesTo(u.email).length > 0 ? true : undefined));
     resend.script('emails', resendErrors.validation());
-    const job = await t.queue(QueueName.Emails).add(JobName.SendEmail, { template: 'verify-email', userId: 'u-bad', to, name: 'X', url: 'https://app.zyva.dev/verify-email?token=bad' });
+    const job = await t.queue(QueueName.Emails).add(JobName.SendEmail, { template: 'password-reset', userId: u.userId, ref: randomUUID() });
     await waitFor(async () => ((await job.getState()) === 'failed' ? true : undefined));
     const failed = await t.queue(QueueName.Emails).getJob(job.id!);
     expect(failed!.attemptsMade).toBe(1);
     expect(failed!.failedReason).toContain('validation_error');
     expect(failed!.failedReason).not.toContain('token=');
-    expect(deliveriesTo(to)).toHaveLength(0);
+    expect(deliveriesTo(u.email)).toHaveLength(1);
     expect((await emailJobs()).length).toBeGreaterThan(0);
+  });
+
+  it('skips the email of a user that no longer exists', async () => {
+    const gone = await t.queue(QueueName.Emails).add(JobName.SendEmail, { template: 'password-reset', userId: 'no-such-user', ref: randomUUID() });
+    await waitFor(async () => ((await gone.getState()) === 'completed' ? true : undefined));
+    expect((await t.queue(QueueName.Emails).getJob(gone.id!))!.returnvalue).toEqual({ skipped: 'the user no longer exists' });
   });
 });
 

@@ -30,6 +30,9 @@ describe('GET /health (e2e)', () => {
       expect(res.body.status).toBe('error');
       expect(res.body.error).toHaveProperty('redis.status', 'down');
       expect(res.body.info).toHaveProperty('database.status', 'up');
+      // What failed, never the driver's words (hosts, ports, users).
+      expect(['unreachable', 'no answer in time']).toContain(res.body.error.redis.message);
+      expect(JSON.stringify(res.body)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:1\b/);
     } finally {
       await broken.close();
     }
@@ -43,6 +46,8 @@ describe('GET /health (e2e)', () => {
       expect(res.status).toBe(503);
       expect(res.body.error).toHaveProperty('database.status', 'down');
       expect(res.body.info).toHaveProperty('redis.status', 'up');
+      expect(['unreachable', 'no answer in time']).toContain(res.body.error.database.message);
+      expect(JSON.stringify(res.body)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|postgres@|zyva\b/);
 
       const me = await broken.http.get('/api/auth/me').set(bearer(user.token));
       expect(me.status).toBe(503);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { Worker } from 'bullmq';
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
 import { Fixtures, RegisteredUser, bearer, randomIp, waitFor } from '../utils/factories';
@@ -117,16 +118,15 @@ describe('GET /metrics (e2e)', () => {
       new Worker(
         QueueName.Emails,
         async (job) => {
-          if (job.data.to === 'fail@test.zyva.dev') throw new Error('mailbox unavailable');
+          if (job.data.userId === 'u-fail') throw new Error('mailbox unavailable');
           return 'sent';
         },
         { connection: emails.opts.connection, prefix: emails.opts.prefix },
       ),
     );
     const before = await scrape();
-    const payload = { template: 'verify-email' as const, userId: 'u1', name: 'Ana', url: 'http://localhost/verify?token=x' };
-    const ok = await emails.add(JobName.SendEmail, { ...payload, to: 'ok@test.zyva.dev' });
-    const bad = await emails.add(JobName.SendEmail, { ...payload, to: 'fail@test.zyva.dev' }, { attempts: 1 });
+    const ok = await emails.add(JobName.SendEmail, { template: 'verify-email', userId: 'u-ok', ref: 'metrics-ok' });
+    const bad = await emails.add(JobName.SendEmail, { template: 'verify-email', userId: 'u-fail', ref: 'metrics-fail' }, { attempts: 1 });
     await waitFor(async () => (await ok.getState()) === 'completed' && (await bad.getState()) === 'failed');
 
     const completed = { queue: 'emails' };
@@ -174,5 +174,23 @@ describe('GET /metrics without METRICS_TOKEN (e2e)', () => {
     const res = await t.http.get('/metrics');
     expect(res.status).toBe(200);
     expect(res.text).toContain('zyva_http_requests_total');
+  });
+
+  it("shows every queue's waiting, active, delayed, failed and completed series from startup, at 0 before any job", async () => {
+    const text = (await t.http.get('/metrics')).text;
+    for (const queue of ['messages', 'flows', 'birthdays', 'social-posts', 'emails']) {
+      for (const state of ['waiting', 'active', 'delayed', 'failed']) {
+        expect(text).toMatch(new RegExp(`^zyva_queue_jobs\\{queue="${queue}",state="${state}"\\} 0$`, 'm'));
+      }
+      expect(text).toMatch(new RegExp(`^zyva_queue_jobs_completed_total\\{queue="${queue}"\\} 0$`, 'm'));
+      expect(text).toMatch(new RegExp(`^zyva_queue_jobs_failed_total\\{queue="${queue}"\\} 0$`, 'm'));
+    }
+  });
+
+  it('passes promtool check metrics (Prometheus naming and format rules)', async () => {
+    const text = (await t.http.get('/metrics')).text;
+    const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    if (promtool.error) throw new Error(`promtool is not installed (Debian package "prometheus"; .ci/run installs it): ${promtool.error.message}`);
+    expect({ status: promtool.status, problems: `${promtool.stdout}${promtool.stderr}`.trim() }).toEqual({ status: 0, problems: '' });
   });
 });

@@ -46,7 +46,7 @@ describe('operations while Redis goes away and comes back (e2e)', () => {
     await proxy.cut().catch(() => undefined);
   });
 
-  const payload = { template: 'verify-email' as const, userId: 'u1', to: 'a@test.zyva.dev', name: 'Ana', url: 'http://localhost/v' };
+  const payload = { template: 'verify-email' as const, userId: 'u1', ref: 'outage-test' };
   const completed = { queue: 'emails' };
 
   it('keeps serving /metrics, refuses the dashboard with 503, and counts jobs finished meanwhile once Redis is back', async () => {

@@ -134,7 +134,6 @@ describe('Unsubscribe link (e2e)', () => {
       `${org}.${contact}.${channel}.${'A'.repeat(22)}`,
       `${org}.${contact}.TELEGRAM.${mac}`,
       'not-a-token',
-      encodeURIComponent(`${org}.${contact}.${channel}.${mac}\u0000`),
     ];
     for (const forged of bad) {
       for (const res of [await t.http.get(`/api/unsubscribe/${forged}`), await t.http.post(`/api/unsubscribe/${forged}`).type('form').send('List-Unsubscribe=One-Click')]) {
@@ -144,6 +143,9 @@ describe('Unsubscribe link (e2e)', () => {
         expect(res.text).not.toContain('Loja');
       }
     }
+    // A NUL character in the path is refused before any route runs (400 naming the parameter, as everywhere).
+    const withNul = encodeURIComponent(`${org}.${contact}.${channel}.${mac}\u0000`);
+    expect((await t.http.post(`/api/unsubscribe/${withNul}`)).status).toBe(400);
     expect(await eventsOf(contactId)).toEqual([]);
     expect(await eventsOf(otherId)).toEqual([]);
 

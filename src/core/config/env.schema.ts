@@ -83,6 +83,11 @@ export class EnvironmentVariables {
   @Min(1)
   AUTH_RATE_LIMIT: number = 10;
 
+  /** Requests per minute per client IP on the public webhooks: high, since providers send every store's events from few addresses. */
+  @IsInt()
+  @Min(1)
+  WEBHOOK_RATE_LIMIT: number = 6000;
+
   @IsInt()
   @Min(1)
   @Max(1000)

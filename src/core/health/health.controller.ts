@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheckResult, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
@@ -7,6 +7,7 @@ import { Public } from '../auth/auth.decorators';
 import { PrismaService } from '../prisma/prisma.service';
 import { REDIS } from '../redis/redis.constants';
 import { LimiterStatus } from '../throttling/limiter-status';
+import { ApiPublic, ApiStandardErrors } from '../http/api-docs';
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -19,8 +20,11 @@ function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
 
 @ApiTags('operations')
 @Public()
+@ApiPublic()
 @Controller('health')
 export class HealthController {
+  private readonly logger = new Logger(HealthController.name);
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
@@ -32,6 +36,7 @@ export class HealthController {
   /** Terminus' own body (`status`, `info`, `error`, `details`) in both cases, with 503 when a check fails. */
   @Get()
   @ApiOperation({ summary: 'Liveness of Postgres and Redis: 200 when both answer, 503 otherwise' })
+  @ApiStandardErrors([503, 'Postgres or Redis does not answer (the body names which, never why)'])
   async check(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
@@ -57,7 +62,10 @@ export class HealthController {
       await withTimeout(run(), key);
       return indicator.up(details(true));
     } catch (error) {
-      return indicator.down({ message: (error as Error).message, ...details(false) });
+      // The driver's message names hosts, ports and users: it goes to the log, the answer only says what failed.
+      const message = (error as Error).message ?? String(error);
+      this.logger.warn(`Health check of ${key} failed: ${message}`);
+      return indicator.down({ message: message.endsWith('timed out') ? 'no answer in time' : 'unreachable', ...details(false) });
     }
   }
 }

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { isDatabaseUnavailable } from '../prisma/prisma-errors';
+import { isDataError, isDatabaseUnavailable } from '../prisma/prisma-errors';
 
 export interface ErrorBody {
   statusCode: number;
@@ -9,7 +9,6 @@ export interface ErrorBody {
   message: string | string[];
   [extra: string]: unknown;
 }
-
 
 /**
  * One error shape for the whole API: `{ statusCode, error, message }`.
@@ -26,6 +25,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) {
       void reply.header('Retry-After', '5');
       this.logger.warn(`503: ${(exception as Error)?.message?.split('\n').pop()}`);
+    } else if (isDataError(exception)) {
+      // The backstop answered: an input check upstream is missing.
+      this.logger.warn(`400 from a database data error: ${(exception as Error)?.message?.split('\n').pop()}`);
     } else if (body.statusCode >= 500) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
@@ -54,6 +56,14 @@ export class HttpExceptionFilter implements ExceptionFilter {
         statusCode,
         error: STATUS_CODES[statusCode] ?? 'Bad Request',
         message: (exception as Error).message,
+      };
+    }
+    // Input checks refuse what Postgres cannot store; this catches what they missed, without its internals.
+    if (isDataError(exception)) {
+      return {
+        statusCode: HttpStatus.BAD_REQUEST,
+        error: 'Bad Request',
+        message: ['a value in the request cannot be stored (a NUL character, an invalid encoding or a number out of range)'],
       };
     }
     if (isDatabaseUnavailable(exception)) {

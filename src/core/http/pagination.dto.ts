@@ -1,23 +1,47 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Max, Min, ValidateBy } from 'class-validator';
+
+/** Offset paging stops here: past it Postgres would walk (and throw away) every row before the page. */
+export const MAX_LIST_OFFSET = 10_000;
+
+/** `(page - 1) × limit` below MAX_LIST_OFFSET, read with the limit of the same query. */
+function WithinListWindow() {
+  return ValidateBy({
+    name: 'withinListWindow',
+    validator: {
+      validate: (page: unknown, args) => {
+        const limit = Number((args?.object as { limit?: unknown }).limit ?? 20);
+        return typeof page !== 'number' || !Number.isInteger(limit) || (page - 1) * limit < MAX_LIST_OFFSET;
+      },
+      defaultMessage: (args) =>
+        `page must be at most ${Math.ceil(MAX_LIST_OFFSET / Number((args?.object as { limit?: unknown }).limit ?? 20))} with this limit: lists answer their first ${MAX_LIST_OFFSET} rows (narrow the filters to see others)`,
+    },
+  });
+}
 
 /** `?page=1&limit=20` (limit max 100); query strings are text and are converted. */
 export class PaginationQueryDto {
-  @ApiPropertyOptional({ default: 1, minimum: 1 })
+  @ApiPropertyOptional({
+    type: 'integer',
+    default: 1,
+    minimum: 1,
+    description: `Page number; (page - 1) × limit must stay below ${MAX_LIST_OFFSET}`,
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
-  page = 1;
+  @WithinListWindow()
+  page: number = 1;
 
-  @ApiPropertyOptional({ default: 20, minimum: 1, maximum: 100 })
+  @ApiPropertyOptional({ type: 'integer', default: 20, minimum: 1, maximum: 100 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
   @Max(100)
-  limit = 20;
+  limit: number = 20;
 
   get skip(): number {
     return (this.page - 1) * this.limit;

@@ -21,11 +21,18 @@ export interface ProviderResponse {
 }
 
 /**
+ * The most of an answer that is read. Provider answers are small JSON (a
+ * page of 100 WhatsApp templates is well under this); a bigger one is a
+ * misbehaving endpoint, and reading it whole could exhaust the worker's memory.
+ */
+export const MAX_ANSWER_BYTES = 2 * 1024 * 1024;
+
+/**
  * The one HTTP client of the outbound providers: keep-alive sockets (a
  * campaign is thousands of calls to one host), a timeout per call from
- * PROVIDER_TIMEOUT_MS, and network failures reported as retryable
- * ProviderErrors. HTTP statuses are left to each provider, which knows its
- * error shapes.
+ * PROVIDER_TIMEOUT_MS, answers read up to MAX_ANSWER_BYTES, and network
+ * failures reported as retryable ProviderErrors. HTTP statuses are left to
+ * each provider, which knows its error shapes.
  */
 @Injectable()
 export class ProviderHttp implements OnApplicationShutdown {
@@ -46,8 +53,14 @@ export class ProviderHttp implements OnApplicationShutdown {
     return new Promise<ProviderResponse>((resolve, reject) => {
       const outgoing = transport.request(url, { method: req.method, headers, agent }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (error) => reject(this.networkError(req, error)));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= MAX_ANSWER_BYTES) return void chunks.push(c);
+          // Not retried: a send may have happened, and the same endpoint would answer the same way.
+          outgoing.destroy(new ProviderError(req.provider, `answer larger than ${MAX_ANSWER_BYTES} bytes (status ${res.statusCode})`, false, res.statusCode));
+        });
+        res.on('error', (error) => reject(error instanceof ProviderError ? error : this.networkError(req, error)));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: parseJson(text) });

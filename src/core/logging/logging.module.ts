@@ -51,7 +51,11 @@ export class RequestLogging implements OnModuleInit {
   }
 }
 
-/** Structured JSON logs (pino); credentials never reach them. */
+/**
+ * Structured JSON logs (pino); credentials never reach them. In development
+ * on a terminal (`npm run dev`) the same lines are printed readable by
+ * pino-pretty (a dev dependency); anywhere else, production included, JSON.
+ */
 @Module({
   imports: [
     LoggerModule.forRootAsync({
@@ -59,6 +63,9 @@ export class RequestLogging implements OnModuleInit {
       useFactory: (config: AppConfig) => ({
         pinoHttp: {
           level: config.LOG_LEVEL,
+          ...(config.NODE_ENV === 'development' && process.stdout.isTTY
+            ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+            : {}),
           redact: {
             paths: [
               'req.headers.authorization',

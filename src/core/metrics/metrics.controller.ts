@@ -6,6 +6,7 @@ import { Public } from '../auth/auth.decorators';
 import { AppConfig } from '../config/app-config';
 import { ErrorResponseDto } from '../http/pagination.dto';
 import { MetricsService } from './metrics.service';
+import { ApiPublic } from '../http/api-docs';
 
 const EXAMPLE = `# HELP zyva_http_requests_total HTTP requests answered, by method, route pattern and status code
 # TYPE zyva_http_requests_total counter
@@ -20,6 +21,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 /** Sessions do not apply here: a scraper authenticates with METRICS_TOKEN, when one is set. */
 @ApiTags('operations')
 @Public()
+@ApiPublic()
 @Controller('metrics')
 export class MetricsController {
   constructor(
@@ -28,7 +30,7 @@ export class MetricsController {
   ) {}
 
   @Get()
-  @ApiBearerAuth()
+  @ApiBearerAuth('metrics')
   @ApiOperation({
     summary:
       'Prometheus metrics: HTTP requests and latency by route and status, cache hits and misses, throttled requests, ' +

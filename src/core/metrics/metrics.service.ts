@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ALL_QUEUES } from '../queues/queue.catalogue';
 
 /** Queue states sampled into `zyva_queue_jobs`. */
 export const SAMPLED_QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -72,6 +73,16 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters (promtool refuses them); `nodejs_active_handles` & co. hold the same, per type.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
+    // Every queue's series exist from startup, at 0: a dashboard or alert never sees a gap before the first job.
+    for (const queue of ALL_QUEUES) {
+      for (const state of SAMPLED_QUEUE_STATES) this.queueJobs.set({ queue, state }, 0);
+      this.jobsCompleted.inc({ queue }, 0);
+      this.jobsFailed.inc({ queue }, 0);
+    }
   }
 
   contentType(): string {

@@ -32,3 +32,18 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (cause && (DROPPED_CODES.has(cause.code ?? '') || DROPPED_CODES.has(cause.originalCode ?? ''))) return true;
   return typeof e.message === 'string' && DROPPED_MESSAGES.test(e.message);
 }
+
+/** Prisma's codes for the Postgres data exceptions it names (22001 too long, 22P02 invalid text, 22003 out of range). */
+const DATA_ERROR_CODES = new Set(['P2000', 'P2007', 'P2020']);
+
+/**
+ * A value Postgres refused as data (SQLSTATE class 22: a NUL in text, an
+ * invalid encoding, a number out of range…): the request's fault, never ours.
+ */
+export function isDataError(error: unknown): boolean {
+  const e = error as { code?: unknown; cause?: { code?: unknown }; meta?: { driverAdapterError?: { cause?: { code?: unknown; originalCode?: unknown } } } };
+  if (!e) return false;
+  if (typeof e.code === 'string' && DATA_ERROR_CODES.has(e.code)) return true;
+  const cause = e.meta?.driverAdapterError?.cause;
+  return [e.code, e.cause?.code, cause?.code, cause?.originalCode].some((code) => typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code));
+}

@@ -49,10 +49,8 @@ export interface JobPayloads {
   [JobName.SendEmail]: {
     template: EmailTemplate;
     userId: string;
-    to: string;
-    name: string;
-    /** Link carrying the single-use token (verification or reset). */
-    url: string;
+    /** Names the email; its token is issued and its link built when it is sent (never in the payload). */
+    ref: string;
   };
 }
 

@@ -2,21 +2,39 @@ import { ExecutionContext, HttpException, HttpStatus, Inject, Injectable } from 
 import { Reflector } from '@nestjs/core';
 import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
 import type { Plan } from '../../generated/prisma/enums';
 import { CACHE_PREFIX, cacheKeys } from '../cache/cache-keys';
 import { tenantCacheKey } from '../cache/tenant-cache.interceptor';
 import { PLAN_LIMITS, PLAN_LOOKUP, type PlanLookup } from '../plans/plans';
 import { KEY_PREFIX } from '../redis/redis.constants';
+import { rateLimitSubject } from './client-ip';
 import { LimiterStatus } from './limiter-status';
-import { RateLimitStorage } from './rate-limit.storage';
+import { RateLimitStorage, type WindowHit } from './rate-limit.storage';
 
 export const PLAN_THROTTLER = 'plan';
 export const AUTH_THROTTLER = 'auth';
+export const WEBHOOK_THROTTLER = 'webhook';
+
+/** Reset emails per account (whoever asks): enough for a forgetful user, too few to flood a mailbox. */
+export const FORGOT_PASSWORD_PER_ACCOUNT = { limit: 5, windowMs: 3_600_000 };
+const FORGOT_PASSWORD_ROUTE = '/api/auth/password/forgot';
 
 export const rateLimitKeys = {
   plan: (userId: string) => `${KEY_PREFIX}ratelimit:plan:${userId}`,
-  auth: (route: string, ip: string) => `${KEY_PREFIX}ratelimit:auth:${route}:${ip}`,
+  auth: (route: string, subject: string) => `${KEY_PREFIX}ratelimit:auth:${route}:${subject}`,
+  webhook: (route: string, subject: string) => `${KEY_PREFIX}ratelimit:webhook:${route}:${subject}`,
+  /** The email is hashed: limiter keys never hold an address. */
+  forgotAccount: (email: string) => `${KEY_PREFIX}ratelimit:forgot:${createHash('sha256').update(email).digest('hex').slice(0, 32)}`,
 };
+
+interface WindowLimit {
+  key: string;
+  limit: number;
+  windowMs: number;
+  error: string;
+  message: string;
+}
 
 interface Window {
   limit: number;
@@ -31,8 +49,13 @@ interface Window {
  *   plan is read from the cached organization in the same round trip, so an
  *   admin's plan change (which drops that cache) applies on the next request;
  * - public `/api/auth/*` routes are limited per client IP and route
- *   (`AUTH_RATE_LIMIT` per minute), against password guessing;
+ *   (`AUTH_RATE_LIMIT` per minute), against password guessing, and a reset
+ *   email per account as well (FORGOT_PASSWORD_PER_ACCOUNT);
+ * - the public webhooks (`/api/webhooks/*`) per client IP and route
+ *   (`WEBHOOK_RATE_LIMIT` per minute, high: providers send from few addresses);
  * - ADMIN users are not plan-limited.
+ * Per-IP limits count IPv6 clients by /64 (see rateLimitSubject); every
+ * per-IP or per-account window is one Redis key.
  * For a cached route the same script also fetches the entry the cache
  * interceptor will read (see TenantCacheInterceptor), saving its round trip.
  * Redis unreachable: requests pass (fail open), said once in the log and in `/health`.
@@ -63,7 +86,19 @@ export class RateLimitGuard extends ThrottlerGuard {
       return this.limitByPlan(auth.userId, auth.organizationId, reply, request, tenantCacheKey(this.reflector, context, request));
     }
     // Without request.auth the AuthGuard let it through, so it is a public route.
-    if (route.startsWith('/api/auth/')) return this.limitByIp(request, reply);
+    if (route.startsWith('/api/auth/')) return this.limitAuth(route, request, reply);
+    if (route.startsWith('/api/webhooks/')) {
+      const limit = this.limitOf(WEBHOOK_THROTTLER);
+      return this.limitWindows(reply, [
+        {
+          key: rateLimitKeys.webhook(route, rateLimitSubject(request.ip)),
+          limit,
+          windowMs: this.ttlOf(WEBHOOK_THROTTLER),
+          error: 'Too Many Requests',
+          message: `Too many webhook calls from your address: ${limit} per minute are allowed on this route.`,
+        },
+      ]);
+    }
     return true;
   }
 
@@ -90,29 +125,54 @@ export class RateLimitGuard extends ThrottlerGuard {
     );
   }
 
-  private async limitByIp(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    const throttler = this.throttlers.find((t) => t.name === AUTH_THROTTLER);
-    if (!throttler) return true;
-    const ttl = this.ttlOf(AUTH_THROTTLER);
-    const limit = throttler.limit as number;
-    const key = rateLimitKeys.auth(request.routeOptions.url ?? '', await this.getTracker(request));
-    let record;
+  private limitAuth(route: string, request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    const limit = this.limitOf(AUTH_THROTTLER);
+    const windows: WindowLimit[] = [
+      {
+        key: rateLimitKeys.auth(route, rateLimitSubject(request.ip)),
+        limit,
+        windowMs: this.ttlOf(AUTH_THROTTLER),
+        error: 'Too Many Requests',
+        message: `Too many attempts from your address: ${limit} per minute are allowed on this route.`,
+      },
+    ];
+    const email = (request.body as { email?: unknown } | undefined)?.email;
+    if (route === FORGOT_PASSWORD_ROUTE && typeof email === 'string' && email.trim() !== '') {
+      // Counted for any address, registered or not, so the answer says nothing about accounts.
+      windows.push({
+        key: rateLimitKeys.forgotAccount(email.trim().toLowerCase()),
+        ...FORGOT_PASSWORD_PER_ACCOUNT,
+        error: 'Too Many Requests',
+        message: `Too many reset requests for this account: ${FORGOT_PASSWORD_PER_ACCOUNT.limit} per hour are allowed.`,
+      });
+    }
+    return this.limitWindows(reply, windows);
+  }
+
+  /**
+   * Counts the request in each window (one key, one round trip each, in
+   * parallel); the headers describe the tightest one, and the first window
+   * over its limit refuses the request.
+   */
+  private async limitWindows(reply: FastifyReply, windows: WindowLimit[]): Promise<boolean> {
+    let hits: WindowHit[];
     try {
-      record = await this.storage.increment(key, ttl, limit, ttl, AUTH_THROTTLER);
+      hits = await Promise.all(windows.map((w) => this.storage.windowHit(w.key, w.windowMs)));
       this.status.recovered();
     } catch (error) {
       this.status.failed(error);
       return true;
     }
-    const window = { limit, used: record.totalHits, msToReset: record.timeToExpire * 1000 };
-    this.setHeaders(reply, window);
-    if (!record.isBlocked) return true;
-    throw this.tooMany(
-      reply,
-      'Too Many Requests',
-      `Too many attempts from your address: ${limit} per minute are allowed on this route.`,
-      Math.max(record.timeToBlockExpire, 1) * 1000,
-    );
+    const states = windows.map((w, i) => ({ ...w, used: hits[i].totalHits, msToReset: hits[i].msToExpire }));
+    const tightest = states.reduce((a, b) => (b.limit - b.used < a.limit - a.used ? b : a));
+    this.setHeaders(reply, tightest);
+    const over = states.find((w) => w.used > w.limit);
+    if (!over) return true;
+    throw this.tooMany(reply, over.error, over.message, over.msToReset);
+  }
+
+  private limitOf(name: string): number {
+    return (this.throttlers.find((t) => t.name === name)?.limit as number | undefined) ?? 10;
   }
 
   private ttlOf(name: string): number {

@@ -1,6 +1,24 @@
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
-import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import type { RedisOptions } from 'ioredis';
+
+/**
+ * A fixed window on ONE key (so it runs on any node of a cluster): the count,
+ * and the milliseconds until the window ends. Per-IP and per-account limits
+ * use it; nothing is blocked beyond the window.
+ */
+const WINDOW_HIT = `
+local hits = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return { hits, ttl }`;
+
+export interface WindowHit {
+  totalHits: number;
+  msToExpire: number;
+}
 
 /**
  * Counts a request in a fixed window and, in the same script, reads the
@@ -41,21 +59,22 @@ export interface PlanHit {
 }
 
 type Scripted = {
-  zyvaThrottle(hitKey: string, blockKey: string, name: string, ttl: number, limit: number, block: number): Promise<number[]>;
+  zyvaWindowHit(key: string, ttlMs: number): Promise<[number, number]>;
   zyvaPlanHitBuffer(numberOfKeys: number, ...args: (string | number)[]): Promise<[number, number, Buffer | null, Buffer | null]>;
 };
 
 /**
  * The Redis storage of `@nest-lab/throttler-storage-redis`, built from
- * connection options (it owns and closes its connection), with two changes:
- * keys stay under `zyva:` as the contract wants (the stock names start with
- * `{`), and scripts run by SHA instead of sending their source each time.
+ * connection options (it owns and closes its connection), with Zyva's own
+ * scripts instead of the stock two-key one: keys stay under `zyva:` as the
+ * contract wants, each script touches one hash slot, and scripts run by SHA
+ * instead of sending their source each time.
  */
 export class RateLimitStorage extends ThrottlerStorageRedisService {
   constructor(options: RedisOptions, onConnectionError: (error: Error) => void) {
     super(options);
     this.redis.on('error', onConnectionError);
-    this.redis.defineCommand('zyvaThrottle', { numberOfKeys: 2, lua: this.scriptSrc });
+    this.redis.defineCommand('zyvaWindowHit', { numberOfKeys: 1, lua: WINDOW_HIT });
     // Key count given per call (2 or 3); the Buffer variant keeps a prefetched body as bytes.
     this.redis.defineCommand('zyvaPlanHit', { lua: PLAN_HIT });
   }
@@ -64,22 +83,10 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
     return this.redis as unknown as Scripted;
   }
 
-  /** The stock fixed window with blocking; `key` is the full key base (`zyva:ratelimit:…`). */
-  override async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
-    const [totalHits, timeToExpire, isBlocked, timeToBlockExpire] = await this.scripted.zyvaThrottle(
-      `${key}:hits`,
-      `${key}:blocked`,
-      throttlerName,
-      ttl,
-      limit,
-      blockDuration,
-    );
-    return {
-      totalHits,
-      timeToExpire: Math.ceil(timeToExpire / 1000),
-      isBlocked: isBlocked === 1,
-      timeToBlockExpire: Math.ceil(timeToBlockExpire / 1000),
-    };
+  /** Counts a hit in the window of `key` (the full name, `zyva:ratelimit:…`). */
+  async windowHit(key: string, ttlMs: number): Promise<WindowHit> {
+    const [totalHits, msToExpire] = await this.scripted.zyvaWindowHit(key, ttlMs);
+    return { totalHits, msToExpire };
   }
 
   async planHit(counterKey: string, orgCacheKey: string, ttlMs: number, prefetchKey?: string): Promise<PlanHit> {

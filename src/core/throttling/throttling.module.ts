@@ -4,7 +4,7 @@ import { AppConfig } from '../config/app-config';
 import { PLAN_LIMITS } from '../plans/plans';
 import { redisOptionsFromUrl } from '../redis/redis.options';
 import { LimiterStatus } from './limiter-status';
-import { AUTH_THROTTLER, PLAN_THROTTLER, RateLimitGuard } from './rate-limit.guard';
+import { AUTH_THROTTLER, PLAN_THROTTLER, RateLimitGuard, WEBHOOK_THROTTLER } from './rate-limit.guard';
 import { RateLimitStorage } from './rate-limit.storage';
 
 const WINDOW_MS = 60_000;
@@ -25,6 +25,7 @@ const WINDOW_MS = 60_000;
           // The plan's limit is resolved per request (RateLimitGuard); FREE's is only the declared default.
           { name: PLAN_THROTTLER, ttl: WINDOW_MS, limit: PLAN_LIMITS.FREE.requestsPerMinute },
           { name: AUTH_THROTTLER, ttl: WINDOW_MS, limit: config.AUTH_RATE_LIMIT },
+          { name: WEBHOOK_THROTTLER, ttl: WINDOW_MS, limit: config.WEBHOOK_RATE_LIMIT },
         ],
         storage: new RateLimitStorage(
           redisOptionsFromUrl(config.REDIS_URL, {

@@ -1,13 +1,15 @@
 import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ErrorResponseDto, PaginationQueryDto } from '../../core/http/pagination.dto';
 import { Roles } from '../../core/auth/auth.decorators';
 import { AdminOrganizationDto, OrganizationPageDto } from '../organizations/dto/organization.dto';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { UpdateOrganizationDto } from './dto/update-organization.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Not an ADMIN' })
 @Roles('ADMIN')
 @Controller('api/admin/organizations')
@@ -16,14 +18,14 @@ export class AdminOrganizationsController {
 
   @Get()
   @ApiOperation({ summary: 'List every organization' })
-  @ApiOkResponse({ type: OrganizationPageDto })
+  @ApiOkResponse(limited({ type: OrganizationPageDto }))
   list(@Query() query: PaginationQueryDto) {
     return this.organizations.list(query.page, query.limit);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One organization' })
-  @ApiOkResponse({ type: AdminOrganizationDto })
+  @ApiOkResponse(limited({ type: AdminOrganizationDto }))
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   get(@Param('id') id: string) {
     return this.organizations.adminGet(id);
@@ -31,7 +33,7 @@ export class AdminOrganizationsController {
 
   @Patch(':id')
   @ApiOperation({ summary: 'Change plan or caps; takes effect on the next request' })
-  @ApiOkResponse({ type: AdminOrganizationDto })
+  @ApiOkResponse(limited({ type: AdminOrganizationDto }))
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   update(@Param('id') id: string, @Body() dto: UpdateOrganizationDto) {
     return this.organizations.adminUpdate(id, dto);

@@ -1,6 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
 import {
-  ApiBearerAuth,
   ApiForbiddenResponse,
   ApiOkResponse,
   ApiOperation,
@@ -11,9 +10,11 @@ import { ErrorResponseDto } from '../../core/http/pagination.dto';
 import { Roles } from '../../core/auth/auth.decorators';
 import { RedisStatsDto } from './dto/redis-stats.dto';
 import { RedisStatsService } from './redis-stats.service';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('admin')
-@ApiBearerAuth()
+@ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @ApiForbiddenResponse({ type: ErrorResponseDto, description: 'Not an ADMIN' })
 @Roles('ADMIN')
 @Controller('api/admin/redis')
@@ -22,7 +23,7 @@ export class AdminRedisController {
 
   @Get('stats')
   @ApiOperation({ summary: 'Redis INFO sections stats, memory and clients, parsed (numbers as numbers)' })
-  @ApiOkResponse({ type: RedisStatsDto })
+  @ApiOkResponse(limited({ type: RedisStatsDto }))
   @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'Redis is not answering' })
   stats(): Promise<RedisStatsDto> {
     return this.redisStats.stats();

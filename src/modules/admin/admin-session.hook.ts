@@ -1,32 +1,11 @@
 import { HttpStatus, Logger } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyReply, onRequestAsyncHookHandler } from 'fastify';
+import { isCrossSiteCookieWrite } from '../../core/auth/cross-site';
 import { sessionTokenOf } from '../auth/auth.guard';
 import type { SessionService } from '../auth/session.service';
 
-const SAFE_METHODS = new Set(['GET', 'HEAD']);
-
 function deny(reply: FastifyReply, status: HttpStatus, error: string, message: string): FastifyReply {
   return reply.code(status).header('Cache-Control', 'no-store').send({ statusCode: status, error, message });
-}
-
-/**
- * A cookie-authenticated write must come from the board's own pages. SameSite=Lax
- * already keeps the cookie off cross-site POSTs; this also refuses same-site
- * origins (another subdomain). Browsers say where a request comes from in
- * Sec-Fetch-Site, which survives proxies that rewrite Host; older ones only
- * send Origin, compared with the host the request was made to.
- */
-function isCrossOriginWrite(request: FastifyRequest): boolean {
-  if (SAFE_METHODS.has(request.method) || request.headers.authorization) return false;
-  const site = request.headers['sec-fetch-site'];
-  if (site !== undefined) return site !== 'same-origin';
-  const origin = request.headers.origin;
-  if (origin === undefined) return false;
-  try {
-    return new URL(origin).host !== request.host;
-  } catch {
-    return true; // an Origin header that is not a URL is not our page
-  }
 }
 
 /**
@@ -48,7 +27,7 @@ export function adminSessionHook(sessions: SessionService, logger: Logger): onRe
     }
     if (!auth) return deny(reply, HttpStatus.UNAUTHORIZED, 'Unauthorized', 'Your session has expired or was ended; log in again.');
     if (auth.role !== 'ADMIN') return deny(reply, HttpStatus.FORBIDDEN, 'Forbidden', 'Only an ADMIN may open the queue dashboard.');
-    if (isCrossOriginWrite(request)) return deny(reply, HttpStatus.FORBIDDEN, 'Forbidden', 'Cross-origin changes to the queues are refused.');
+    if (isCrossSiteCookieWrite(request)) return deny(reply, HttpStatus.FORBIDDEN, 'Forbidden', 'Cross-origin changes to the queues are refused.');
     request.auth = auth;
   };
 }

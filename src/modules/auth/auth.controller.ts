@@ -2,7 +2,6 @@ import { Body, Controller, Get, HttpCode, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
@@ -13,6 +12,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../../core/config/app-config';
+import { ApiAuthenticated, ApiPublic, ApiStandardErrors, limited } from '../../core/http/api-docs';
 import { ErrorResponseDto } from '../../core/http/pagination.dto';
 import { CurrentAuth, Public } from '../../core/auth/auth.decorators';
 import { AuthService } from './auth.service';
@@ -37,11 +37,12 @@ export class AuthController {
   ) {}
 
   @Public()
+  @ApiPublic()
+  @ApiStandardErrors(400, 429)
   @Post('register')
   @ApiOperation({ summary: 'Create a FREE organization and its first user; queues a verification email' })
-  @ApiCreatedResponse({ type: RegisterResponseDto })
+  @ApiCreatedResponse(limited({ type: RegisterResponseDto }))
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'Email already registered' })
-  @ApiBadRequestResponse({ type: ErrorResponseDto })
   async register(@Body() dto: RegisterDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const result = await this.auth.register(dto);
     this.setSessionCookie(reply, result.token);
@@ -49,10 +50,12 @@ export class AuthController {
   }
 
   @Public()
+  @ApiPublic()
+  @ApiStandardErrors(400, 429)
   @Post('login')
   @HttpCode(200)
   @ApiOperation({ summary: 'Log in: answers a bearer token and sets the zyva_session cookie' })
-  @ApiOkResponse({ type: LoginResponseDto })
+  @ApiOkResponse(limited({ type: LoginResponseDto }))
   @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Wrong email or password (same answer for both)' })
   async login(@Body() dto: LoginDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const result = await this.auth.login(dto);
@@ -62,47 +65,53 @@ export class AuthController {
 
   @Post('logout')
   @HttpCode(204)
-  @ApiBearerAuth()
+  @ApiAuthenticated()
   @ApiOperation({ summary: 'End the current session at once' })
-  @ApiNoContentResponse()
+  @ApiNoContentResponse(limited({}))
   async logout(@CurrentAuth() auth: AuthContext, @Res({ passthrough: true }) reply: FastifyReply) {
     await this.auth.logout(auth.token, auth.userId);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
   }
 
   @Get('me')
-  @ApiBearerAuth()
+  @ApiAuthenticated()
   @ApiOperation({ summary: 'The current user' })
-  @ApiOkResponse({ type: MeDto })
+  @ApiOkResponse(limited({ type: MeDto }))
   me(@CurrentAuth() auth: AuthContext) {
     return this.auth.me(auth.userId);
   }
 
   @Public()
+  @ApiPublic()
+  @ApiStandardErrors(400, 429)
   @Post('verify-email')
   @HttpCode(204)
   @ApiOperation({ summary: 'Confirm an email address with the single-use token from the email' })
-  @ApiNoContentResponse()
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Unknown, used or expired token' })
+  @ApiNoContentResponse(limited({}))
+  @ApiStandardErrors([400, 'Invalid input, or an unknown, used or expired token'])
   verifyEmail(@Body() dto: TokenDto) {
     return this.auth.verifyEmail(dto.token);
   }
 
   @Public()
+  @ApiPublic()
+  @ApiStandardErrors(400, 429)
   @Post('password/forgot')
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue a password reset email (always 202: no account enumeration)' })
-  @ApiAcceptedResponse()
+  @ApiAcceptedResponse(limited({}))
   forgot(@Body() dto: ForgotPasswordDto) {
     return this.auth.forgotPassword(dto.email);
   }
 
   @Public()
+  @ApiPublic()
+  @ApiStandardErrors(400, 429)
   @Post('password/reset')
   @HttpCode(204)
   @ApiOperation({ summary: "Set a new password with a single-use token; ends every one of the user's sessions" })
-  @ApiNoContentResponse()
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Unknown, used or expired token' })
+  @ApiNoContentResponse(limited({}))
+  @ApiStandardErrors([400, 'Invalid input, or an unknown, used or expired token'])
   reset(@Body() dto: ResetPasswordDto) {
     return this.auth.resetPassword(dto.token, dto.password);
   }

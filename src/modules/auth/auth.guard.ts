@@ -11,6 +11,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import type { Role } from '../../generated/prisma/enums';
 import { IS_PUBLIC, ROLES } from '../../core/auth/auth.decorators';
+import { isCrossSiteCookieWrite } from '../../core/auth/cross-site';
 import { SESSION_COOKIE } from '../../core/auth/auth.types';
 import { SessionService } from './session.service';
 
@@ -21,7 +22,10 @@ export function sessionTokenOf(request: FastifyRequest): string | undefined {
   return request.cookies?.[SESSION_COOKIE] || undefined;
 }
 
-/** Global guard: every route needs a live session unless marked @Public(); @Roles() narrows it. */
+/**
+ * Global guard: every route needs a live session unless marked @Public(); @Roles() narrows it.
+ * A cookie-authenticated change coming from another site is refused (see isCrossSiteCookieWrite).
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly logger = new Logger(AuthGuard.name);
@@ -48,6 +52,9 @@ export class AuthGuard implements CanActivate {
       throw new ServiceUnavailableException('Sessions are temporarily unavailable; try again shortly.');
     }
     if (!auth) throw new UnauthorizedException('Your session has expired or was ended; log in again.');
+    if (isCrossSiteCookieWrite(request)) {
+      throw new ForbiddenException('A change made with the session cookie must come from this site: send the token as a bearer instead.');
+    }
     request.auth = auth;
 
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES, targets);

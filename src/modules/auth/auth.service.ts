@@ -1,5 +1,5 @@
 import { BadRequestException, ConflictException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
-import { AppConfig } from '../../core/config/app-config';
+import { randomUUID } from 'node:crypto';
 import { PLAN_LIMITS } from '../../core/plans/plans';
 import { isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
@@ -24,7 +24,6 @@ export class AuthService {
     private readonly sessions: SessionService,
     private readonly tokens: TokenService,
     private readonly jobs: JobProducer,
-    private readonly config: AppConfig,
   ) {}
 
   static toUserDto(user: User): UserDto {
@@ -116,11 +115,8 @@ export class AuthService {
     this.logger.log(`Password reset for user ${userId}; all sessions ended`);
   }
 
+  /** Queues a reference only: the email's token is issued and its link built when it is sent. */
   private async sendTokenEmail(template: EmailTemplate, user: User): Promise<void> {
-    const kind = template === 'verify-email' ? 'email' : 'reset';
-    const token = await this.tokens.issue(kind, user.id);
-    const path = template === 'verify-email' ? '/verify-email' : '/reset-password';
-    const url = `${this.config.APP_URL.replace(/\/$/, '')}${path}?token=${encodeURIComponent(token)}`;
-    await this.jobs.add(JobName.SendEmail, { template, userId: user.id, to: user.email, name: user.name, url });
+    await this.jobs.add(JobName.SendEmail, { template, userId: user.id, ref: randomUUID() });
   }
 }

@@ -1,11 +1,12 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnModuleDestroy } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
 import { BirthdayRunSummary, BirthdaysService } from './birthdays.service';
 
 @Processor(QueueName.Birthdays, workerOptions())
-export class BirthdaysProcessor extends WorkerHost {
+export class BirthdaysProcessor extends WorkerHost implements OnModuleDestroy {
   constructor(private readonly birthdays: BirthdaysService) {
     super();
   }
@@ -21,5 +22,10 @@ export class BirthdaysProcessor extends WorkerHost {
       default:
         throw new UnrecoverableError(`Unknown job ${job.name} on queue ${QueueName.Birthdays}`);
     }
+  }
+
+  /** Graceful shutdown: stop taking jobs and let the active ones finish before Prisma and Redis close. */
+  async onModuleDestroy(): Promise<void> {
+    await this.worker.close();
   }
 }

@@ -2,7 +2,6 @@ import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from 
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -14,9 +13,11 @@ import { Tenant } from '../../core/auth/auth.decorators';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { CampaignsService } from './campaigns.service';
 import { CampaignDto, CampaignPageDto, CreateCampaignDto } from './dto/campaign.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('campaigns')
-@ApiBearerAuth()
+@ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @Controller('api/campaigns')
 export class CampaignsController {
   constructor(private readonly campaigns: CampaignsService) {}
@@ -26,7 +27,7 @@ export class CampaignsController {
   @ApiOperation({
     summary: 'Send one message to every matching contact (with the tag, reachable on the channel); the messages are created in the background',
   })
-  @ApiAcceptedResponse({ type: CampaignDto })
+  @ApiAcceptedResponse(limited({ type: CampaignDto }))
   @ApiBadRequestResponse({ type: ErrorResponseDto })
   @ApiResponse({ status: 402, type: ErrorResponseDto, description: 'Plan Quota Exceeded: the campaign needs more messages than the month has left (refused whole)' })
   create(@Tenant() tenant: TenantScope, @Body() dto: CreateCampaignDto): Promise<CampaignDto> {
@@ -35,14 +36,14 @@ export class CampaignsController {
 
   @Get()
   @ApiOperation({ summary: "The organization's campaigns, newest first, with their message counts" })
-  @ApiOkResponse({ type: CampaignPageDto })
+  @ApiOkResponse(limited({ type: CampaignPageDto }))
   list(@Tenant() tenant: TenantScope, @Query() query: PaginationQueryDto): Promise<CampaignPageDto> {
     return this.campaigns.list(tenant, query);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One campaign with its progress: total, queued, sent, failed' })
-  @ApiOkResponse({ type: CampaignDto })
+  @ApiOkResponse(limited({ type: CampaignDto }))
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   get(@Tenant() tenant: TenantScope, @Param('id') id: string): Promise<CampaignDto> {
     return this.campaigns.get(tenant, id);

@@ -159,6 +159,7 @@ function bucket(status: MessageStatus): keyof Counts {
   switch (status) {
     case 'QUEUED':
     case 'SCHEDULED':
+    case 'SENDING':
       return 'queued';
     case 'FAILED':
       return 'failed';

@@ -59,6 +59,11 @@ export interface ContactFields {
  */
 export function validateRow(row: Record<string, string | undefined>): { fields: ContactFields } | { problems: string[] } {
   const problems: string[] = [];
+  // Postgres cannot store a NUL in text: the row is refused here, not by the batch that would carry it.
+  for (const [column, value] of Object.entries(row)) {
+    if (value?.includes('\u0000')) problems.push(`${column} contains the NUL character (\\u0000)`);
+  }
+  if (problems.length > 0) return { problems };
   const cell = (k: string) => (row[k] ?? '').trim();
   const name = cell('name');
   if (!name) problems.push('name is required');

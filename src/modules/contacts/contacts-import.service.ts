@@ -2,7 +2,7 @@ import { BadRequestException, Injectable } from '@nestjs/common';
 import { CsvError, parse } from 'csv-parse';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { isUniqueViolation } from '../../core/prisma/prisma-errors';
+import { isDataError, isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
 import type { TenantScope } from '../../core/auth/tenant-scope';
@@ -14,6 +14,8 @@ import { ContactsService } from './contacts.service';
 import { ImportErrorDto, ImportResultDto } from './dto/contact.dto';
 
 const BATCH_SIZE = 500;
+/** Rejected lines listed in the answer; the rest are only counted, so a huge bad file cannot exhaust memory. */
+export const MAX_LISTED_ERRORS = 1000;
 const COLUMNS: Record<string, string> = {
   name: 'name',
   email: 'email',
@@ -68,6 +70,31 @@ function contactRows(rows: { id: string; fields: ContactFields }[]): Prisma.Sql 
       ) AS v(id, name, email, phone, instagram, birthday, month, day)`;
 }
 
+/**
+ * The rejected lines of an import: the first MAX_LISTED_ERRORS by line number
+ * are listed, later ones only counted. Lines come mostly in file order, so
+ * the last listed line is tracked and the list is rescanned only when an
+ * earlier line arrives late (a batch written after later lines were read).
+ */
+export class FirstLines {
+  readonly listed: ImportErrorDto[] = [];
+  omitted = 0;
+  private last = -1;
+
+  add(error: ImportErrorDto): void {
+    if (this.listed.length < MAX_LISTED_ERRORS) {
+      this.listed.push(error);
+      if (this.last < 0 || error.line >= this.listed[this.last].line) this.last = this.listed.length - 1;
+      return;
+    }
+    this.omitted += 1;
+    if (error.line >= this.listed[this.last].line) return;
+    this.listed[this.last] = error;
+    this.last = 0;
+    for (let i = 1; i < this.listed.length; i++) if (this.listed[i].line > this.listed[this.last].line) this.last = i;
+  }
+}
+
 @Injectable()
 export class ContactsImportService {
   constructor(
@@ -78,11 +105,12 @@ export class ContactsImportService {
   ) {}
 
   async import(scope: TenantScope, file: Readable): Promise<ImportResultDto> {
-    const result: ImportResultDto = { created: 0, updated: 0, rejected: 0, errors: [] };
+    const errors = new FirstLines();
+    const result: ImportResultDto = { created: 0, updated: 0, rejected: 0, errors: errors.listed, omittedErrors: 0 };
     const added: ContactTagAddedEvent[] = [];
     const reject = (line: number, reason: string) => {
       result.rejected += 1;
-      result.errors.push({ line, reason });
+      errors.add({ line, reason });
     };
     let batch: Row[] = [];
     const seen = new Set<string>();
@@ -105,38 +133,42 @@ export class ContactsImportService {
     parser.on('skip', (error: CsvError & { lines?: number }) => reject(error.lines ?? 0, `malformed CSV: ${error.message}`));
     let header: string[] | undefined;
     try {
-      for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-        if (!header) {
-          header = this.headerOf(record);
-          continue;
+      try {
+        for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+          if (!header) {
+            header = this.headerOf(record);
+            continue;
+          }
+          if (record.length !== header.length) {
+            reject(info.lines, `expected ${header.length} fields, found ${record.length}`);
+            continue;
+          }
+          const checked = validateRow(Object.fromEntries(header.map((key, i) => [key, record[i]])));
+          if ('problems' in checked) {
+            reject(info.lines, checked.problems.join('; '));
+            continue;
+          }
+          const keys = [checked.fields.email && `e:${checked.fields.email}`, checked.fields.phone && `p:${checked.fields.phone}`].filter(Boolean) as string[];
+          // Two rows for one contact in a batch would race in one statement: write the first before taking the second.
+          if (keys.some((k) => seen.has(k))) await flush();
+          keys.forEach((k) => seen.add(k));
+          batch.push({ line: info.lines, fields: checked.fields });
+          if (batch.length >= BATCH_SIZE) await flush();
         }
-        if (record.length !== header.length) {
-          reject(info.lines, `expected ${header.length} fields, found ${record.length}`);
-          continue;
-        }
-        const checked = validateRow(Object.fromEntries(header.map((key, i) => [key, record[i]])));
-        if ('problems' in checked) {
-          reject(info.lines, checked.problems.join('; '));
-          continue;
-        }
-        const keys = [checked.fields.email && `e:${checked.fields.email}`, checked.fields.phone && `p:${checked.fields.phone}`].filter(Boolean) as string[];
-        // Two rows for one contact in a batch would race in one statement: write the first before taking the second.
-        if (keys.some((k) => seen.has(k))) await flush();
-        keys.forEach((k) => seen.add(k));
-        batch.push({ line: info.lines, fields: checked.fields });
-        if (batch.length >= BATCH_SIZE) await flush();
+      } catch (error) {
+        file.resume();
+        if (error instanceof BadRequestException) throw error;
+        const stopped = this.stopReason(error);
+        if (!stopped) throw error;
+        reject(stopped.line, stopped.reason);
       }
-    } catch (error) {
-      file.resume();
-      if (error instanceof BadRequestException) throw error;
-      const stopped = this.stopReason(error);
-      if (!stopped) throw error;
-      result.rejected += 1;
-      result.errors.push(stopped);
+      await flush();
+    } finally {
+      // Whatever was written, even when something stopped the import, leaves no stale cache and no unsent tag event.
+      if (result.created + result.updated > 0) await this.contacts.afterWrite(scope.organizationId, added);
     }
-    await flush();
     if (!header) throw new BadRequestException('The file is empty: expected a header line with at least a "name" column.');
-    if (result.created + result.updated > 0) await this.contacts.afterWrite(scope.organizationId, added);
+    result.omittedErrors = errors.omitted;
     result.errors.sort((x, y) => x.line - y.line);
     return result;
   }
@@ -164,17 +196,22 @@ export class ContactsImportService {
     return undefined;
   }
 
-  /** One batch in one transaction; a duplicate created meanwhile by someone else makes it retry row by row. */
+  /**
+   * One batch in one transaction. A row the database refuses (a duplicate
+   * created meanwhile by someone else, a value it cannot store) rolls the
+   * batch back and makes it retry row by row, so only that row is rejected.
+   */
   private async writeBatch(scope: TenantScope, rows: Row[]): Promise<BatchOutcome> {
     try {
       return await this.tryBatch(scope, rows);
     } catch (error) {
-      if (!isUniqueViolation(error) || rows.length === 1) {
-        if (isUniqueViolation(error)) {
-          return { created: 0, updated: 0, errors: [{ line: rows[0].line, reason: 'another contact got this email or phone during the import' }], added: [], deferred: [] };
-        }
-        throw error;
-      }
+      const reason = isUniqueViolation(error)
+        ? 'another contact got this email or phone during the import'
+        : isDataError(error)
+          ? 'a value of this row cannot be stored'
+          : undefined;
+      if (!reason) throw error;
+      if (rows.length === 1) return { created: 0, updated: 0, errors: [{ line: rows[0].line, reason }], added: [], deferred: [] };
       const total: BatchOutcome = { created: 0, updated: 0, errors: [], added: [], deferred: [] };
       for (const row of rows) {
         const one = await this.writeBatch(scope, [row]);

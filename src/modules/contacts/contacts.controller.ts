@@ -1,7 +1,6 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiBody,
   ApiConflictResponse,
   ApiConsumes,
@@ -30,9 +29,11 @@ import {
   ListContactsQueryDto,
   UpdateContactDto,
 } from './dto/contact.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('contacts')
-@ApiBearerAuth()
+@ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such contact in your organization' })
 @Controller('api/contacts')
 export class ContactsController {
@@ -46,7 +47,7 @@ export class ContactsController {
   @ApiOperation({
     summary: 'List contacts, newest first; search by name, email or phone, filter by tag or by consent (cached 5 min; X-Cache: HIT|MISS)',
   })
-  @ApiOkResponse({ type: ContactPageDto })
+  @ApiOkResponse(limited({ type: ContactPageDto }, { cached: true }))
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A bad query parameter, e.g. consent=EMAIL:MAYBE' })
   list(@Tenant() tenant: TenantScope, @Query() query: ListContactsQueryDto) {
     return this.contacts.list(tenant, query);
@@ -54,7 +55,7 @@ export class ContactsController {
 
   @Post()
   @ApiOperation({ summary: 'Create a contact; tags given here start the TAG_ADDED flows for them' })
-  @ApiCreatedResponse({ type: ContactDto })
+  @ApiCreatedResponse(limited({ type: ContactDto }))
   @ApiBadRequestResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'Email or phone already used by another contact' })
   @ApiPaymentRequiredResponse({ type: ErrorResponseDto, description: "The plan's contact limit is reached (Plan Quota Exceeded)" })
@@ -74,7 +75,7 @@ export class ContactsController {
       'A row whose email or phone matches a contact updates it.',
   })
   @ApiOperation({ summary: 'Import contacts from a CSV file: counts of created, updated and rejected rows, with the reason per rejected line' })
-  @ApiOkResponse({ type: ImportResultDto })
+  @ApiOkResponse(limited({ type: ImportResultDto }))
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'No file, empty file, or a bad header' })
   async import(@Tenant() tenant: TenantScope, @Req() request: FastifyRequest) {
     if (!request.isMultipart()) throw new BadRequestException('Send the CSV as multipart/form-data in a field named "file".');
@@ -85,14 +86,14 @@ export class ContactsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'One contact' })
-  @ApiOkResponse({ type: ContactDto })
+  @ApiOkResponse(limited({ type: ContactDto }))
   get(@Tenant() tenant: TenantScope, @Param('id') id: string) {
     return this.contacts.get(tenant, id);
   }
 
   @Patch(':id')
   @ApiOperation({ summary: 'Change a contact; null clears an optional field' })
-  @ApiOkResponse({ type: ContactDto })
+  @ApiOkResponse(limited({ type: ContactDto }))
   @ApiBadRequestResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'Email or phone already used by another contact' })
   update(@Tenant() tenant: TenantScope, @Param('id') id: string, @Body() dto: UpdateContactDto) {
@@ -110,14 +111,14 @@ export class ContactsController {
   @Post(':id/tags')
   @HttpCode(200)
   @ApiOperation({ summary: "Add a tag; if the contact did not have it, the organization's active TAG_ADDED flows for it start" })
-  @ApiOkResponse({ type: ContactDto })
+  @ApiOkResponse(limited({ type: ContactDto }))
   addTag(@Tenant() tenant: TenantScope, @Param('id') id: string, @Body() dto: AddTagDto) {
     return this.contacts.addTag(tenant, id, dto.tag);
   }
 
   @Delete(':id/tags/:tag')
   @ApiOperation({ summary: 'Remove a tag (removing one the contact does not have changes nothing)' })
-  @ApiOkResponse({ type: ContactDto })
+  @ApiOkResponse(limited({ type: ContactDto }))
   removeTag(@Tenant() tenant: TenantScope, @Param('id') id: string, @Param('tag') tag: string) {
     return this.contacts.removeTag(tenant, id, tag);
   }

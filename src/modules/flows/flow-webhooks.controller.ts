@@ -16,9 +16,12 @@ import { FlowTriggersService } from './flow-triggers.service';
 import { FlowWebhookGuard, WebhookRequest } from './flow-webhook.guard';
 import { IdempotencyKey } from './idempotency-key.decorator';
 import { bodyDigest } from './webhook-signature';
+import { ApiPublic, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('webhooks')
 @Public()
+@ApiPublic()
+@ApiStandardErrors(400, 429)
 @Controller('api/webhooks/flows')
 export class FlowWebhooksController {
   constructor(private readonly triggers: FlowTriggersService) {}
@@ -35,7 +38,7 @@ export class FlowWebhooksController {
   @ApiParam({ name: 'id', description: 'The WEBHOOK flow' })
   @ApiHeader({ name: 'X-Zyva-Signature', required: true, example: 'sha256=5d41402abc4b2a76b9719d911017c592…' })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiAcceptedResponse({ type: ExecutionStartedDto })
+  @ApiAcceptedResponse(limited({ type: ExecutionStartedDto }))
   @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing or invalid signature' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No WEBHOOK flow with this id, or no such contact' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The flow is inactive' })

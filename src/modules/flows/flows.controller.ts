@@ -2,7 +2,6 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiHeader,
@@ -21,9 +20,11 @@ import { FlowExecutionsService } from './flow-executions.service';
 import { FlowTriggersService } from './flow-triggers.service';
 import { FlowsService } from './flows.service';
 import { IdempotencyKey } from './idempotency-key.decorator';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('flows')
-@ApiBearerAuth()
+@ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such flow in your organization' })
 @Controller('api/flows')
 export class FlowsController {
@@ -35,7 +36,7 @@ export class FlowsController {
 
   @Post()
   @ApiOperation({ summary: 'Create a flow; a WEBHOOK flow answers its signing secret this once' })
-  @ApiCreatedResponse({ type: FlowDto })
+  @ApiCreatedResponse(limited({ type: FlowDto }))
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Invalid trigger or steps (each bad step named)' })
   create(@Tenant() scope: TenantScope, @Body() dto: CreateFlowDto): Promise<FlowDto> {
     return this.flows.create(scope, dto);
@@ -43,21 +44,21 @@ export class FlowsController {
 
   @Get()
   @ApiOperation({ summary: 'List the flows of your organization, newest first' })
-  @ApiOkResponse({ type: FlowPageDto })
+  @ApiOkResponse(limited({ type: FlowPageDto }))
   list(@Tenant() scope: TenantScope, @Query() query: PaginationQueryDto) {
     return this.flows.list(scope, query.page, query.limit);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One flow' })
-  @ApiOkResponse({ type: FlowDto })
+  @ApiOkResponse(limited({ type: FlowDto }))
   get(@Tenant() scope: TenantScope, @Param('id') id: string): Promise<FlowDto> {
     return this.flows.get(scope, id);
   }
 
   @Patch(':id')
   @ApiOperation({ summary: 'Edit a flow (new version; runs in progress keep theirs). active=false stops new runs' })
-  @ApiOkResponse({ type: FlowDto })
+  @ApiOkResponse(limited({ type: FlowDto }))
   @ApiBadRequestResponse({ type: ErrorResponseDto })
   update(@Tenant() scope: TenantScope, @Param('id') id: string, @Body() dto: UpdateFlowDto): Promise<FlowDto> {
     return this.flows.update(scope, id, dto);
@@ -75,7 +76,7 @@ export class FlowsController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Start a MANUAL run for a contact' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Repeating a key answers the run it started' })
-  @ApiAcceptedResponse({ type: ExecutionStartedDto })
+  @ApiAcceptedResponse(limited({ type: ExecutionStartedDto }))
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The flow is inactive' })
   async start(
     @Tenant() scope: TenantScope,
@@ -89,7 +90,7 @@ export class FlowsController {
 
   @Get(':id/executions')
   @ApiOperation({ summary: "A flow's runs, newest first, with status and current step" })
-  @ApiOkResponse({ type: ExecutionPageDto })
+  @ApiOkResponse(limited({ type: ExecutionPageDto }))
   executionsOf(@Tenant() scope: TenantScope, @Param('id') id: string, @Query() query: ExecutionsQueryDto) {
     return this.executions.list(scope, id, query.page, query.limit, query.status);
   }

@@ -1,4 +1,5 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnModuleDestroy } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
@@ -6,7 +7,7 @@ import { FlowReconcileReport, FlowReconcilerService } from './flow-reconciler.se
 import { FlowRunnerService } from './flow-runner.service';
 
 @Processor(QueueName.Flows, workerOptions())
-export class FlowsProcessor extends WorkerHost {
+export class FlowsProcessor extends WorkerHost implements OnModuleDestroy {
   constructor(
     private readonly runner: FlowRunnerService,
     private readonly reconciler: FlowReconcilerService,
@@ -30,5 +31,10 @@ export class FlowsProcessor extends WorkerHost {
       default:
         throw new UnrecoverableError(`Unknown job ${job.name} on queue ${QueueName.Flows}`);
     }
+  }
+
+  /** Graceful shutdown: stop taking jobs and let the active ones finish before Prisma and Redis close. */
+  async onModuleDestroy(): Promise<void> {
+    await this.worker.close();
   }
 }

@@ -1,8 +1,7 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiHeader,
   ApiNotFoundResponse,
@@ -16,9 +15,12 @@ import { Tenant } from '../../core/auth/auth.decorators';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { CreateMessageDto, MessageAcceptedDto, MessageDto, MessageListQueryDto, MessagePageDto } from './dto/message.dto';
 import { MessagesService } from './messages.service';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
+import { HeaderValue } from '../../core/http/header-value';
 
 @ApiTags('messages')
-@ApiBearerAuth()
+@ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @Controller('api/messages')
 export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
@@ -31,7 +33,7 @@ export class MessagesController {
     required: false,
     description: 'Repeat a request safely: the same key within 24 h answers the first message and sends nothing more',
   })
-  @ApiAcceptedResponse({ type: MessageAcceptedDto })
+  @ApiAcceptedResponse(limited({ type: MessageAcceptedDto }))
   @ApiBadRequestResponse({ type: ErrorResponseDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'Contact not found in your organization' })
   @ApiResponse({ status: 402, type: ErrorResponseDto, description: 'Plan Quota Exceeded: the monthly message quota is used up' })
@@ -39,7 +41,7 @@ export class MessagesController {
   create(
     @Tenant() tenant: TenantScope,
     @Body() dto: CreateMessageDto,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    @HeaderValue('idempotency-key') idempotencyKey?: string,
   ): Promise<MessageAcceptedDto> {
     return this.messages.create(
       tenant,
@@ -50,14 +52,14 @@ export class MessagesController {
 
   @Get()
   @ApiOperation({ summary: "The organization's messages, newest first, filterable by status, channel, contact and campaign" })
-  @ApiOkResponse({ type: MessagePageDto })
+  @ApiOkResponse(limited({ type: MessagePageDto }))
   list(@Tenant() tenant: TenantScope, @Query() query: MessageListQueryDto): Promise<MessagePageDto> {
     return this.messages.list(tenant, query);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One message with its delivery status, provider id, attempts and error' })
-  @ApiOkResponse({ type: MessageDto })
+  @ApiOkResponse(limited({ type: MessageDto }))
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   get(@Tenant() tenant: TenantScope, @Param('id') id: string): Promise<MessageDto> {
     return this.messages.get(tenant, id);
@@ -65,7 +67,7 @@ export class MessagesController {
 
   @Delete(':id')
   @ApiOperation({ summary: 'Cancel a QUEUED or SCHEDULED message (its job is removed)' })
-  @ApiOkResponse({ type: MessageDto, description: 'The message, now CANCELED' })
+  @ApiOkResponse(limited({ type: MessageDto, description: 'The message, now CANCELED' }))
   @ApiNotFoundResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'Already sent (or failed, or being sent right now)' })
   cancel(@Tenant() tenant: TenantScope, @Param('id') id: string): Promise<MessageDto> {

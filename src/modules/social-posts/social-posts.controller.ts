@@ -1,7 +1,6 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNotFoundResponse,
@@ -20,9 +19,11 @@ import {
   UpdateSocialPostDto,
 } from './dto/social-post.dto';
 import { SocialPostsService } from './social-posts.service';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('social-posts')
-@ApiBearerAuth()
+@ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No such post in your organization' })
 @Controller('api/social-posts')
 export class SocialPostsController {
@@ -30,7 +31,7 @@ export class SocialPostsController {
 
   @Post()
   @ApiOperation({ summary: 'Schedule a post on Instagram, a Facebook Page or X' })
-  @ApiCreatedResponse({ type: SocialPostDto })
+  @ApiCreatedResponse(limited({ type: SocialPostDto }))
   @ApiBadRequestResponse({
     type: ErrorResponseDto,
     description: 'INSTAGRAM without imageUrl, TWITTER over 280 characters, scheduledFor in the past…',
@@ -41,21 +42,21 @@ export class SocialPostsController {
 
   @Get()
   @ApiOperation({ summary: 'List posts, latest scheduled first' })
-  @ApiOkResponse({ type: SocialPostPageDto })
+  @ApiOkResponse(limited({ type: SocialPostPageDto }))
   list(@Tenant() scope: TenantScope, @Query() query: SocialPostsQueryDto) {
     return this.posts.list(scope, query);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One post, with its status and the platform id once published' })
-  @ApiOkResponse({ type: SocialPostDto })
+  @ApiOkResponse(limited({ type: SocialPostDto }))
   get(@Tenant() scope: TenantScope, @Param('id') id: string): Promise<SocialPostDto> {
     return this.posts.get(scope, id);
   }
 
   @Patch(':id')
   @ApiOperation({ summary: 'Edit or reschedule a SCHEDULED post (its publication moves)' })
-  @ApiOkResponse({ type: SocialPostDto })
+  @ApiOkResponse(limited({ type: SocialPostDto }))
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The post is no longer SCHEDULED' })
   update(@Tenant() scope: TenantScope, @Param('id') id: string, @Body() dto: UpdateSocialPostDto): Promise<SocialPostDto> {
     return this.posts.update(scope, id, dto);
@@ -63,7 +64,7 @@ export class SocialPostsController {
 
   @Delete(':id')
   @ApiOperation({ summary: 'Cancel a SCHEDULED post (it stays listed as CANCELED)' })
-  @ApiOkResponse({ type: SocialPostDto })
+  @ApiOkResponse(limited({ type: SocialPostDto }))
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The post is no longer SCHEDULED' })
   cancel(@Tenant() scope: TenantScope, @Param('id') id: string): Promise<SocialPostDto> {
     return this.posts.cancel(scope, id);

@@ -1,4 +1,5 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnModuleDestroy } from '@nestjs/common';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
@@ -6,7 +7,7 @@ import { PublishOutcome, SocialPostPublishingService } from './social-post-publi
 import { SocialPostReconcileReport, SocialPostReconcilerService } from './social-post-reconciler.service';
 
 @Processor(QueueName.SocialPosts, workerOptions())
-export class SocialPostsProcessor extends WorkerHost {
+export class SocialPostsProcessor extends WorkerHost implements OnModuleDestroy {
   constructor(
     private readonly publishing: SocialPostPublishingService,
     private readonly reconciler: SocialPostReconcilerService,
@@ -35,5 +36,10 @@ export class SocialPostsProcessor extends WorkerHost {
       default:
         throw new UnrecoverableError(`Unknown job ${job.name} on queue ${QueueName.SocialPosts}`);
     }
+  }
+
+  /** Graceful shutdown: stop taking jobs and let the active ones finish before Prisma and Redis close. */
+  async onModuleDestroy(): Promise<void> {
+    await this.worker.close();
   }
 }

@@ -28,13 +28,13 @@ export class BirthdayRunQueuedDto {
 }
 
 export class UpcomingQueryDto extends PaginationQueryDto {
-  @ApiPropertyOptional({ default: 7, minimum: 1, maximum: 366, description: 'Calendar days to look ahead, today included' })
+  @ApiPropertyOptional({ type: 'integer', default: 7, minimum: 1, maximum: 366, description: 'Calendar days to look ahead, today included' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
   @Max(366)
-  days = 7;
+  days: number = 7;
 }
 
 export class UpcomingBirthdayDto {

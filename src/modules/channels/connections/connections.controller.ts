@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOperation, ApiParam, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { Tenant } from '../../../core/auth/auth.decorators';
 import { TenantScope } from '../../../core/auth/tenant-scope';
-import { ErrorResponseDto } from '../../../core/http/pagination.dto';
+import { ApiAuthenticated, ApiStandardErrors, limited } from '../../../core/http/api-docs';
 import { EmailConnectDto } from '../kinds/email.kind';
 import { FacebookConnectDto, InstagramConnectDto } from '../kinds/graph.kinds';
 import { SmsConnectDto } from '../kinds/sms.kind';
@@ -15,7 +15,8 @@ const BODIES = { whatsapp: WhatsAppConnectDto, email: EmailConnectDto, sms: SmsC
 const KIND_PARAM = { name: 'kind', enum: Object.keys(BODIES), description: 'The provider kind (an extension may register more)' };
 
 @ApiTags('channels')
-@ApiBearerAuth()
+@ApiAuthenticated()
+@ApiStandardErrors(400, 403)
 @ApiExtraModels(...Object.values(BODIES))
 @Controller('api/channels')
 export class ConnectionsController {
@@ -23,7 +24,7 @@ export class ConnectionsController {
 
   @Get()
   @ApiOperation({ summary: "The organization's channel connections (secrets are never answered)" })
-  @ApiResponse({ status: 200, type: ConnectionListDto })
+  @ApiOkResponse(limited({ type: ConnectionListDto }))
   async list(@Tenant() tenant: TenantScope): Promise<ConnectionListDto> {
     return { data: await this.connections.list(tenant) };
   }
@@ -37,12 +38,14 @@ export class ConnectionsController {
   })
   @ApiParam(KIND_PARAM)
   @ApiBody({ schema: { oneOf: Object.values(BODIES).map((dto) => ({ $ref: getSchemaPath(dto) })) } })
-  @ApiResponse({ status: 200, type: ConnectionDto })
-  @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'The body does not fit the kind' })
-  @ApiResponse({ status: 404, type: ErrorResponseDto, description: 'Unknown kind' })
-  @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'The provider account is connected by another organization' })
-  @ApiResponse({ status: 422, type: ErrorResponseDto, description: 'The provider refused the credentials (its reason in message); nothing changed' })
-  @ApiResponse({ status: 502, type: ErrorResponseDto, description: 'The provider could not be reached or failed; nothing changed' })
+  @ApiOkResponse(limited({ type: ConnectionDto }))
+  @ApiStandardErrors(
+    [400, 'The body does not fit the kind'],
+    [404, 'Unknown kind'],
+    [409, 'The provider account is connected by another organization'],
+    [422, 'The provider refused the credentials (its reason in message); nothing changed'],
+    [502, 'The provider could not be reached or failed; nothing changed'],
+  )
   put(@Tenant() tenant: TenantScope, @Param('kind') kind: string, @Body() body: unknown): Promise<ConnectionDto> {
     return this.connections.put(tenant, kind, body);
   }
@@ -51,8 +54,8 @@ export class ConnectionsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Disconnect: messages and posts accepted through this connection and not sent yet end FAILED' })
   @ApiParam(KIND_PARAM)
-  @ApiResponse({ status: 204, description: 'Disconnected' })
-  @ApiResponse({ status: 404, type: ErrorResponseDto, description: 'Not connected, or unknown kind' })
+  @ApiNoContentResponse({ description: 'Disconnected' })
+  @ApiStandardErrors([404, 'Not connected, or unknown kind'])
   async remove(@Tenant() tenant: TenantScope, @Param('kind') kind: string): Promise<void> {
     await this.connections.remove(tenant, kind);
   }
@@ -61,9 +64,8 @@ export class ConnectionsController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Run the live check again with the stored credentials: CONNECTED, or INVALID with the provider’s reason' })
   @ApiParam(KIND_PARAM)
-  @ApiResponse({ status: 200, type: ConnectionDto })
-  @ApiResponse({ status: 404, type: ErrorResponseDto, description: 'Not connected, or unknown kind' })
-  @ApiResponse({ status: 502, type: ErrorResponseDto, description: 'The provider could not be reached; nothing changed' })
+  @ApiOkResponse(limited({ type: ConnectionDto }))
+  @ApiStandardErrors([404, 'Not connected, or unknown kind'], [502, 'The provider could not be reached; nothing changed'])
   check(@Tenant() tenant: TenantScope, @Param('kind') kind: string): Promise<ConnectionDto> {
     return this.connections.check(tenant, kind);
   }

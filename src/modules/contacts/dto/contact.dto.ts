@@ -45,7 +45,7 @@ export class CreateContactDto {
   @MaxLength(NAME_MAX)
   name: string;
 
-  @ApiPropertyOptional({ example: 'ana@example.com', description: 'Unique per organization (stored lower-case)' })
+  @ApiPropertyOptional({ format: 'email', example: 'ana@example.com', description: 'Unique per organization (stored lower-case)' })
   @IsOptional()
   @Transform(lowerTrim)
   @IsEmail()
@@ -58,7 +58,7 @@ export class CreateContactDto {
   @Matches(E164, { message: PHONE_MESSAGE })
   phone?: string;
 
-  @ApiPropertyOptional({ example: '1990-04-12', description: 'YYYY-MM-DD' })
+  @ApiPropertyOptional({ format: 'date', example: '1990-04-12', description: 'YYYY-MM-DD' })
   @IsOptional()
   @IsBirthday()
   birthday?: string;
@@ -92,25 +92,25 @@ export class UpdateContactDto {
   @MaxLength(NAME_MAX)
   name?: string;
 
-  @ApiPropertyOptional({ example: 'ana@example.com', nullable: true })
+  @ApiPropertyOptional({ type: String, format: 'email', example: 'ana@example.com', nullable: true })
   @IsOptional()
   @Transform(lowerTrim)
   @IsEmail()
   @MaxLength(EMAIL_MAX)
   email?: string | null;
 
-  @ApiPropertyOptional({ example: '+5511987654321', nullable: true })
+  @ApiPropertyOptional({ type: String, example: '+5511987654321', nullable: true, pattern: E164.source })
   @IsOptional()
   @IsString()
   @Matches(E164, { message: PHONE_MESSAGE })
   phone?: string | null;
 
-  @ApiPropertyOptional({ example: '1990-04-12', nullable: true })
+  @ApiPropertyOptional({ type: String, format: 'date', example: '1990-04-12', nullable: true })
   @IsOptional()
   @IsBirthday()
   birthday?: string | null;
 
-  @ApiPropertyOptional({ example: 'ana.souza', nullable: true })
+  @ApiPropertyOptional({ type: String, example: 'ana.souza', nullable: true })
   @IsOptional()
   @Transform(trim)
   @IsString()
@@ -157,14 +157,14 @@ export class AddTagDto {
 export class ContactDto {
   @ApiProperty({ example: 'cm3x1c0n7act' }) id: string;
   @ApiProperty({ example: 'Ana Souza' }) name: string;
-  @ApiProperty({ example: 'ana@example.com', nullable: true, type: String }) email: string | null;
+  @ApiProperty({ example: 'ana@example.com', nullable: true, type: String, format: 'email' }) email: string | null;
   @ApiProperty({ example: '+5511987654321', nullable: true, type: String }) phone: string | null;
-  @ApiProperty({ example: '1990-04-12', nullable: true, type: String }) birthday: string | null;
+  @ApiProperty({ example: '1990-04-12', nullable: true, type: String, format: 'date' }) birthday: string | null;
   @ApiProperty({ example: 'ana.souza', nullable: true, type: String }) instagramId: string | null;
   @ApiProperty({ example: ['newsletter', 'vip'], type: [String] }) tags: string[];
   @ApiProperty({ type: ConsentMapDto, description: 'Consent per channel (see PUT /api/contacts/{id}/consent)' }) consent: ConsentMap;
-  @ApiProperty({ example: '2026-11-20T12:00:00.000Z' }) createdAt: string;
-  @ApiProperty({ example: '2026-11-20T12:00:00.000Z' }) updatedAt: string;
+  @ApiProperty({ format: 'date-time', example: '2026-11-20T12:00:00.000Z' }) createdAt: string;
+  @ApiProperty({ format: 'date-time', example: '2026-11-20T12:00:00.000Z' }) updatedAt: string;
 }
 
 export class ContactPageDto extends PaginatedMetaDto {
@@ -180,5 +180,8 @@ export class ImportResultDto {
   @ApiProperty({ example: 9412 }) created: number;
   @ApiProperty({ example: 560, description: 'Rows whose email or phone matched an existing contact, which they updated' }) updated: number;
   @ApiProperty({ example: 28 }) rejected: number;
-  @ApiProperty({ type: [ImportErrorDto] }) errors: ImportErrorDto[];
+  @ApiProperty({ type: [ImportErrorDto], description: 'The first 1,000 rejected lines, by line number, with the reason' })
+  errors: ImportErrorDto[];
+  @ApiProperty({ example: 0, description: 'Rejected lines past the first 1,000, counted in `rejected` but not listed' })
+  omittedErrors: number;
 }

@@ -10,7 +10,12 @@ export class StartExecutionDto {
   @MaxLength(64)
   contactId: string;
 
-  @ApiPropertyOptional({ example: { orderId: 'A-1001' }, description: 'Stored with the run' })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    example: { orderId: 'A-1001' },
+    description: 'Any JSON object, stored with the run',
+  })
   @IsOptional()
   @IsObject()
   data?: Record<string, unknown>;
@@ -38,8 +43,8 @@ export class ExecutionDto {
   stepIndex: number;
   @ApiProperty({ enum: TriggerType, example: 'TAG_ADDED' }) triggerType: TriggerType;
   @ApiProperty({ example: 2, description: 'The flow version (and steps) this run follows' }) flowVersion: number;
-  @ApiProperty({ example: '2026-11-01T12:00:00.000Z' }) startedAt: string;
-  @ApiProperty({ example: null, nullable: true, type: String }) finishedAt: string | null;
+  @ApiProperty({ format: 'date-time', example: '2026-11-01T12:00:00.000Z' }) startedAt: string;
+  @ApiProperty({ example: null, nullable: true, type: String, format: 'date-time' }) finishedAt: string | null;
   @ApiProperty({ example: null, nullable: true, type: String }) error: string | null;
 }
 

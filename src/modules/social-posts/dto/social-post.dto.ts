@@ -33,7 +33,7 @@ export class CreateSocialPostDto {
   @MaxLength(2048)
   imageUrl?: string;
 
-  @ApiProperty({ example: '2026-12-01T18:00:00.000Z', description: 'When to publish (ISO-8601 date-time, in the future)' })
+  @ApiProperty({ format: 'date-time', example: '2026-12-01T18:00:00.000Z', description: 'When to publish (ISO-8601 date-time, in the future)' })
   @IsISO8601({ strict: true })
   @Matches(DATE_TIME, { message: 'scheduledFor must be a date-time (YYYY-MM-DDTHH:mm…)' })
   scheduledFor: string;
@@ -53,14 +53,14 @@ export class UpdateSocialPostDto {
   @MaxLength(63206)
   content?: string;
 
-  @ApiPropertyOptional({ example: 'https://cdn.example.com/colecao.jpg', nullable: true, description: 'null removes the image' })
+  @ApiPropertyOptional({ type: String, format: 'uri', example: 'https://cdn.example.com/colecao.jpg', nullable: true, description: 'null removes the image' })
   @IsOptional()
   @ValidateIf((_, value) => value !== null)
   @IsUrl(httpUrl)
   @MaxLength(2048)
   imageUrl?: string | null;
 
-  @ApiPropertyOptional({ example: '2026-12-02T18:00:00.000Z', description: 'Reschedule: the publication moves to this time' })
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-12-02T18:00:00.000Z', description: 'Reschedule: the publication moves to this time' })
   @IsOptional()
   @IsISO8601({ strict: true })
   @Matches(DATE_TIME, { message: 'scheduledFor must be a date-time (YYYY-MM-DDTHH:mm…)' })

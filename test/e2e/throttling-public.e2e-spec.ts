@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { FORGOT_PASSWORD_PER_ACCOUNT } from '../../src/core/throttling/rate-limit.guard';
+import { randomIp, uniqueEmail } from '../utils/factories';
+import { TestApp, createTestApp } from '../utils/test-app';
+
+/** Public routes: the provider webhooks per IP, forgot-password per account as well as per IP, IPv6 by /64. */
+describe('rate limits of public routes (e2e)', () => {
+  let t: TestApp;
+  const prefixes: string[] = [];
+
+  beforeAll(async () => {
+    t = await createTestApp({ WEBHOOK_RATE_LIMIT: '3', AUTH_RATE_LIMIT: '4' });
+  });
+
+  afterAll(async () => {
+    for (const prefix of prefixes) {
+      const found = await scan(prefix);
+      if (found.length > 0) await t.redis.unlink(...found);
+    }
+    await t.close();
+  });
+
+  /** Keys starting with `prefix` (SCAN, never KEYS). */
+  async function scan(prefix: string): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await t.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      found.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    return found;
+  }
+
+  const limitKeysOf = async (prefix: string) => {
+    prefixes.push(prefix);
+    return scan(prefix);
+  };
+
+  it('limits the provider webhooks per client IP and route (WEBHOOK_RATE_LIMIT), on one key', async () => {
+    const ip = randomIp();
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await t.http.post('/api/webhooks/whatsapp').set('X-Forwarded-For', ip).send({ object: 'whatsapp_business_account', entry: [] });
+      statuses.push(res.status);
+      expect(res.headers['x-ratelimit-limit']).toBe('3');
+    }
+    expect(statuses.slice(0, 3)).not.toContain(429);
+    expect(statuses[3]).toBe(429);
+    expect(await limitKeysOf(`zyva:ratelimit:webhook:/api/webhooks/whatsapp:${ip}`)).toEqual([`zyva:ratelimit:webhook:/api/webhooks/whatsapp:${ip}`]);
+    // Another provider's route from the same address has its own window.
+    const resend = await t.http.post('/api/webhooks/resend').set('X-Forwarded-For', ip).send({});
+    expect(resend.status).not.toBe(429);
+    prefixes.push(`zyva:ratelimit:webhook:/api/webhooks/resend:${ip}`);
+  });
+
+  it('limits reset emails per account, whatever address asks, and says nothing about whether it exists', async () => {
+    for (const email of [uniqueEmail('forgot'), 'no-such-account@test.zyva.dev'.replace('no-such', randomBytes(3).toString('hex'))]) {
+      const statuses: number[] = [];
+      for (let i = 0; i <= FORGOT_PASSWORD_PER_ACCOUNT.limit; i++) {
+        const ip = randomIp();
+        prefixes.push(`zyva:ratelimit:auth:/api/auth/password/forgot:${ip}`);
+        statuses.push((await t.http.post('/api/auth/password/forgot').set('X-Forwarded-For', ip).send({ email: email.toUpperCase() })).status);
+      }
+      expect(statuses).toEqual([...Array(FORGOT_PASSWORD_PER_ACCOUNT.limit).fill(202), 429]);
+    }
+    const keys = await limitKeysOf('zyva:ratelimit:forgot:');
+    expect(keys.length).toBeGreaterThanOrEqual(2);
+    for (const key of keys) expect(key).toMatch(/^zyva:ratelimit:forgot:[0-9a-f]{32}$/);
+  });
+
+  it('counts IPv6 clients by their /64 prefix', async () => {
+    const group = () => (0x1000 + randomBytes(2).readUInt16BE() % 0xe000).toString(16);
+    const [g3, g4] = [group(), group()];
+    const prefix = `2001:db8:${g3}:${g4}`;
+    const login = (ip: string) =>
+      t.http.post('/api/auth/login').set('X-Forwarded-For', ip).send({ email: 'nobody@test.zyva.dev', password: 'wrong password' });
+    const statuses: number[] = [];
+    for (let i = 1; i <= 5; i++) statuses.push((await login(`${prefix}::${i.toString(16)}`)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+    expect(await limitKeysOf(`zyva:ratelimit:auth:/api/auth/login:${prefix}::/64`)).toHaveLength(1);
+    // The next /64 is another client.
+    const neighbour = `2001:db8:${g3}:${(parseInt(g4, 16) ^ 1).toString(16)}`;
+    expect((await login(`${neighbour}::1`)).status).toBe(401);
+    prefixes.push(`zyva:ratelimit:auth:/api/auth/login:${neighbour}::/64`);
+  });
+});
