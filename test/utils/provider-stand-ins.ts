@@ -223,6 +223,17 @@ export interface WhatsAppNumber {
   accessToken: string;
   displayPhoneNumber?: string;
   verifiedName?: string;
+  /** The WhatsApp Business Account the number belongs to (its templates). */
+  businessAccountId?: string;
+}
+
+/** A message template as the Graph API lists it. */
+export interface WhatsAppTemplateFixture {
+  name: string;
+  language: string;
+  status?: 'APPROVED' | 'PENDING' | 'REJECTED' | 'PAUSED' | 'DISABLED';
+  category?: string;
+  body: string;
 }
 
 export interface WhatsAppStandInOptions extends Partial<WhatsAppNumber> {
@@ -234,6 +245,9 @@ export interface WhatsAppStandInOptions extends Partial<WhatsAppNumber> {
    * the Cloud API does.
    */
   reports?: { url: string; appSecret: string; delayMs?: number };
+  /** Templates per business account, served by `GET /{wabaId}/message_templates` (route `templates`) in pages of `templatePageSize`. */
+  templates?: Record<string, WhatsAppTemplateFixture[]>;
+  templatePageSize?: number;
 }
 
 const unsupported = (id: string, verb = 'post') =>
@@ -269,7 +283,43 @@ export async function startWhatsAppStandIn(opts: WhatsAppStandInOptions): Promis
       void fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': hubSignature(raw, appSecret) }, body: raw }).catch(() => undefined);
     }, delayMs).unref();
   };
-  return new StandIn('WhatsApp Cloud API', [
+  const templatesOf = (waba: string) => opts.templates?.[waba] ?? [];
+  const pageSize = opts.templatePageSize ?? 2;
+  const templateProblem = (number: WhatsAppNumber, t: { name?: string; language?: { code?: string }; components?: { type?: string; parameters?: unknown[] }[] }) => {
+    const pool = number.businessAccountId ? templatesOf(number.businessAccountId) : Object.values(opts.templates ?? {}).flat();
+    const found = pool.find((x) => x.name === t?.name && x.language === t?.language?.code);
+    if (!found) return graphError(132001, '(#132001) Template name does not exist in the translation', 404, { details: `template name (${t?.name}) does not exist in ${t?.language?.code}` });
+    const expected = new Set([...found.body.matchAll(/\{\{\s*(\d+)\s*\}\}/g)].map((m) => m[1])).size;
+    const given = t.components?.find((c) => c.type === 'body')?.parameters?.length ?? 0;
+    if (given !== expected) {
+      return graphError(132000, '(#132000) Number of parameters does not match the expected number of params', 400, {
+        details: `body: number of localizable_params (${given}) does not match the expected number of params (${expected})`,
+      });
+    }
+    return undefined;
+  };
+  const standIn: StandIn = new StandIn('WhatsApp Cloud API', [
+    {
+      name: 'templates',
+      method: 'GET',
+      path: '/:wabaId/message_templates',
+      handle: (req) => {
+        const token = bearer(req);
+        if (!numbers.some((n) => n.accessToken === token)) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
+        const all = templatesOf(req.params.wabaId);
+        const after = Number(req.query.after ?? 0);
+        const page = all.slice(after, after + pageSize).map((t, i) => ({
+          name: t.name,
+          language: t.language,
+          status: t.status ?? 'APPROVED',
+          category: t.category ?? 'MARKETING',
+          id: String(900000 + after + i),
+          components: [{ type: 'HEADER', format: 'TEXT', text: 'Loja' }, { type: 'BODY', text: t.body }, { type: 'FOOTER', text: 'Responda PARAR para sair' }],
+        }));
+        const next = after + pageSize < all.length ? `${standIn.url}/${req.params.wabaId}/message_templates?limit=${req.query.limit ?? 100}&after=${after + pageSize}` : undefined;
+        return { status: 200, body: { data: page, paging: { cursors: { before: String(after), after: String(after + pageSize) }, ...(next ? { next } : {}) } } };
+      },
+    },
     {
       name: 'phone',
       method: 'GET',
@@ -300,7 +350,10 @@ export async function startWhatsAppStandIn(opts: WhatsAppStandInOptions): Promis
         if (typeof b.to !== 'string' || !/^\d{6,15}$/.test(b.to)) return whatsAppErrors.invalidParameter('to');
         const type = b.type ?? 'text';
         if (type === 'text' && typeof b.text?.body !== 'string') return graphError(100, '(#100) The parameter text[\'body\'] is required.', 400);
-        if (type !== 'text' && typeof b[type]?.link !== 'string' && typeof b[type]?.id !== 'string') {
+        if (type === 'template') {
+          const problem = templateProblem(number, b.template);
+          if (problem) return problem;
+        } else if (type !== 'text' && typeof b[type]?.link !== 'string' && typeof b[type]?.id !== 'string') {
           return graphError(100, `(#100) Param ${type}['link'] or ${type}['id'] is required.`, 400);
         }
         const wamid = `wamid.${randomBytes(24).toString('base64url')}`;
@@ -315,7 +368,8 @@ export async function startWhatsAppStandIn(opts: WhatsAppStandInOptions): Promis
         };
       },
     },
-  ]).listen();
+  ]);
+  return standIn.listen();
 }
 
 export interface GraphStandInOptions {

@@ -19,6 +19,7 @@ export enum JobName {
   SendMessage = 'send-message',
   ReconcileMessages = 'reconcile-messages',
   FanOutCampaign = 'fan-out-campaign',
+  SyncWhatsAppTemplates = 'sync-whatsapp-templates',
   ExecuteFlowStep = 'execute-flow-step',
   ReconcileFlows = 'reconcile-flows',
   CheckBirthdays = 'check-birthdays',
@@ -41,6 +42,7 @@ export interface JobPayloads {
   };
   [JobName.ReconcileMessages]: Record<string, never>;
   [JobName.FanOutCampaign]: { campaignId: string; organizationId: string };
+  [JobName.SyncWhatsAppTemplates]: Record<string, never>;
   [JobName.ExecuteFlowStep]: { executionId: string; stepIndex: number };
   [JobName.ReconcileFlows]: Record<string, never>;
   [JobName.CheckBirthdays]: { date?: string };
@@ -58,6 +60,7 @@ export const QUEUE_OF_JOB: { [N in JobName]: QueueName } = {
   [JobName.SendMessage]: QueueName.Messages,
   [JobName.ReconcileMessages]: QueueName.Messages,
   [JobName.FanOutCampaign]: QueueName.Messages,
+  [JobName.SyncWhatsAppTemplates]: QueueName.Messages,
   [JobName.ExecuteFlowStep]: QueueName.Flows,
   [JobName.ReconcileFlows]: QueueName.Flows,
   [JobName.CheckBirthdays]: QueueName.Birthdays,

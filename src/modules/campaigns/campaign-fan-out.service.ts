@@ -46,7 +46,7 @@ export class CampaignFanOutService {
 
     let created = alreadyCreated;
     let cursor: string | undefined;
-    const where = campaignAudience(campaign.organizationId, sender.recipientField, campaign.tag);
+    const where = campaignAudience(campaign.organizationId, campaign.channel, sender.recipientField, campaign.tag);
     while (created < campaign.total) {
       const page = await this.prisma.contact.findMany({
         where: cursor ? { ...where, id: { gt: cursor } } : where,
@@ -86,10 +86,11 @@ export class CampaignFanOutService {
     const period = currentPeriod();
     const rows = await this.prisma.$queryRaw<{ id: string }[]>`
       WITH inserted AS (
-        INSERT INTO messages (id, "organizationId", "contactId", "campaignId", channel, content, status, route, "connectionId",
+        INSERT INTO messages (id, "organizationId", "contactId", "campaignId", channel, content, template, status, route, "connectionId",
                               "scheduledFor", "createdAt", "updatedAt")
         SELECT 'c' || replace(gen_random_uuid()::text, '-', ''), ${campaign.organizationId}, contact.id, ${campaign.id},
-               ${campaign.channel}, ${campaign.content}, ${scheduled ? 'SCHEDULED' : 'QUEUED'}::"MessageStatus",
+               ${campaign.channel}, ${campaign.content}, ${campaign.template === null ? null : JSON.stringify(campaign.template)}::jsonb,
+               ${scheduled ? 'SCHEDULED' : 'QUEUED'}::"MessageStatus",
                ${campaign.route}::"SendRoute", ${campaign.connectionId},
                ${campaign.scheduledFor?.toISOString() ?? null}::timestamp(3), ${now}::timestamp(3), ${now}::timestamp(3)
         FROM unnest(${contactIds}::text[]) AS contact(id)

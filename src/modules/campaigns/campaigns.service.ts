@@ -10,7 +10,10 @@ import { ENQUEUE_TIMEOUT_MS, enqueueWithin } from '../messages/enqueue';
 import { MessageQuota } from '../organizations/message-quota';
 import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter } from '../channels/routing/channel-router';
-import { campaignAudience } from './campaign-audience';
+import { WhatsAppTemplatesService } from '../channels/templates/whatsapp-templates.service';
+import type { TemplateRef } from '../messages/dto/message.dto';
+import { OutsideWindowException, outsideWindow } from '../messages/send-rules';
+import { campaignAudience, campaignOptedOut } from './campaign-audience';
 import { CampaignDto, CreateCampaignDto } from './dto/campaign.dto';
 
 const MAX_SCHEDULE_MS = 366 * 24 * 3600 * 1000;
@@ -30,13 +33,17 @@ export class CampaignsService {
     private readonly quota: MessageQuota,
     private readonly registry: ChannelRegistry,
     private readonly router: ChannelRouter,
+    private readonly templates: WhatsAppTemplatesService,
   ) {}
 
   /**
    * Accepts a campaign without creating its messages: the whole audience is
-   * counted and its quota consumed up front (a campaign larger than what is
-   * left is refused whole, 402), its route chosen (kept by every message of
-   * it), then a `fan-out-campaign` job creates and queues the messages in batches.
+   * counted (contacts who opted out of the channel are left out, counted in
+   * `skipped`) and its quota consumed up front (a campaign larger than what
+   * is left is refused whole, 402), its route chosen (kept by every message
+   * of it), WhatsApp's rules checked (free-form text through a store's own
+   * number: 422, send a template; a template must be approved and get its
+   * variables), then a `fan-out-campaign` job creates and queues the messages in batches.
    */
   async create(scope: TenantScope, dto: CreateCampaignDto): Promise<CampaignDto> {
     const sender = this.registry.sender(dto.channel);
@@ -45,10 +52,22 @@ export class CampaignsService {
     if (scheduledFor && scheduledFor.getTime() > Date.now() + MAX_SCHEDULE_MS) {
       throw new BadRequestException('scheduledFor must be within a year from now.');
     }
-    const total = await this.prisma.contact.count({
-      where: campaignAudience(scope.organizationId, sender.recipientField, dto.tag ?? null),
-    });
+    if (dto.template && dto.channel !== 'WHATSAPP') throw new BadRequestException(['template is only for the WHATSAPP channel']);
+    if (dto.template && dto.content !== undefined) throw new BadRequestException(['give either content or template, not both']);
+    if (!dto.template && !dto.content) throw new BadRequestException(['content should not be empty']);
     const route = await this.router.choose(scope.organizationId, sender.kind, dto.channel);
+    // The window is each contact's, and almost every contact of a campaign is outside it: free-form text is refused whole.
+    if (outsideWindow(dto.channel, route.route, Boolean(dto.template), null)) throw new OutsideWindowException();
+    let template: (TemplateRef & { body: string }) | undefined;
+    if (dto.template) {
+      const found = await this.templates.resolve(await this.templates.accountOfRoute(route.route, route.connectionId), dto.template);
+      template = { name: dto.template.name, language: dto.template.language, variables: dto.template.variables, body: found.body };
+    }
+    const optedOut = campaignOptedOut(scope.organizationId, dto.channel, sender.recipientField, dto.tag ?? null);
+    const [total, skipped] = await Promise.all([
+      this.prisma.contact.count({ where: campaignAudience(scope.organizationId, dto.channel, sender.recipientField, dto.tag ?? null) }),
+      optedOut ? this.prisma.contact.count({ where: optedOut }) : Promise.resolve(0),
+    ]);
     if (total > 0) await this.quota.consume(scope.organizationId, total);
 
     let campaign: Campaign;
@@ -58,10 +77,13 @@ export class CampaignsService {
           organizationId: scope.organizationId,
           name: dto.name,
           channel: dto.channel,
-          content: dto.content,
+          // A template campaign's messages carry the body, filled in for each contact when sent.
+          content: template ? template.body : dto.content!,
+          template: template as object | undefined,
           tag: dto.tag,
           scheduledFor,
           total,
+          skipped,
           route: route.route,
           connectionId: route.connectionId,
           status: total > 0 ? 'PENDING' : 'COMPLETED',
@@ -141,6 +163,8 @@ export class CampaignsService {
       name: c.name,
       channel: c.channel,
       content: c.content,
+      template: templateRefOf(c.template),
+      skipped: c.skipped,
       tag: c.tag,
       scheduledFor: c.scheduledFor ? c.scheduledFor.toISOString() : null,
       status: c.status,
@@ -168,4 +192,11 @@ function bucket(status: MessageStatus): keyof Counts {
     default:
       return 'sent';
   }
+}
+
+/** What a template campaign was asked to send (without the stored body). */
+function templateRefOf(stored: unknown): TemplateRef | null {
+  if (!stored) return null;
+  const { name, language, variables } = stored as TemplateRef;
+  return { name, language, variables };
 }

@@ -83,6 +83,12 @@ export interface OutboundMessage {
   mediaUrl?: string | null;
   /** Parts of this message the provider already accepted in an earlier attempt (multi-call sends). */
   progress: Record<string, string>;
+  /** A WhatsApp template message: the template and its parameters, already rendered for the contact. */
+  template?: { name: string; language: string; parameters: string[] };
+  /** The contact's one-click unsubscribe link for this channel (store emails carry it in headers and footer). */
+  unsubscribeUrl?: string;
+  /** The store's name, as the recipient knows it. */
+  storeName?: string;
 }
 
 export interface SendContext<C extends Credentials = Credentials> {

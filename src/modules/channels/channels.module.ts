@@ -19,6 +19,8 @@ import { FacebookPublisher } from './publishers/facebook.publisher';
 import { InstagramPublisher } from './publishers/instagram.publisher';
 import { TwitterPublisher } from './publishers/twitter.publisher';
 import { ChannelRouter } from './routing/channel-router';
+import { WhatsAppTemplatesController } from './templates/whatsapp-templates.controller';
+import { WhatsAppTemplatesService } from './templates/whatsapp-templates.service';
 import { ChannelEvents } from './webhooks/channel-events';
 import { ProviderWebhooksController } from './webhooks/provider-webhooks.controller';
 import { ProviderWebhooksService } from './webhooks/provider-webhooks.service';
@@ -34,7 +36,7 @@ import { ProviderWebhooksService } from './webhooks/provider-webhooks.service';
  */
 @Module({
   imports: [DiscoveryModule],
-  controllers: [ConnectionsController, ProviderWebhooksController],
+  controllers: [ConnectionsController, WhatsAppTemplatesController, ProviderWebhooksController],
   providers: [
     ProviderHttp,
     ResendClient,
@@ -57,7 +59,8 @@ import { ProviderWebhooksService } from './webhooks/provider-webhooks.service';
     ConnectionsService,
     ChannelEvents,
     ProviderWebhooksService,
+    WhatsAppTemplatesService,
   ],
-  exports: [ProviderHttp, ResendClient, ChannelRegistry, ChannelRouter, ChannelEvents, ConnectionsService],
+  exports: [ProviderHttp, ResendClient, ChannelRegistry, ChannelRouter, ChannelEvents, ConnectionsService, WhatsAppTemplatesService],
 })
 export class ChannelsModule {}

@@ -34,6 +34,7 @@ export function toContactDto(row: ContactRow): ContactDto {
     instagramId: row.instagramId,
     tags: row.tags.map((t) => t.tag.name).sort(),
     consent: consentMapOf(row.consents),
+    whatsappWindowExpiresAt: row.whatsappWindowExpiresAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -66,6 +67,31 @@ export class ContactsService {
     const filter = { search: query.search, tag: query.tag, consent: query.consent ? parseConsentFilter(query.consent) : undefined };
     const [rows, total] = await this.repository.page(scope, filter, query.skip, query.limit);
     return { data: rows.map(toContactDto), total, page: query.page, limit: query.limit };
+  }
+
+  /**
+   * The organization's contact with this phone, or a new one named `name` when
+   * the contact cap allows (null when it does not). For inbound messages from
+   * people the store has not added yet.
+   */
+  async findOrCreateByPhone(orgId: string, phone: string, name: string): Promise<{ id: string; created: boolean } | null> {
+    const existing = await this.prisma.contact.findUnique({ where: { organizationId_phone: { organizationId: orgId, phone } }, select: { id: true } });
+    if (existing) return { id: existing.id, created: false };
+    let created: { id: string } | null;
+    try {
+      created = await this.prisma.$transaction(async (tx) => {
+        if (!(await this.repository.reserveSlot(tx, orgId))) return null;
+        return tx.contact.create({ data: { organizationId: orgId, name: name.slice(0, 200), phone }, select: { id: true } });
+      });
+    } catch (error) {
+      // Another delivery created it at the same moment: that one is ours too.
+      if (!conflictOf(error)) throw error;
+      const raced = await this.prisma.contact.findUniqueOrThrow({ where: { organizationId_phone: { organizationId: orgId, phone } }, select: { id: true } });
+      return { id: raced.id, created: false };
+    }
+    if (!created) return null;
+    await this.afterWrite(orgId, []);
+    return { id: created.id, created: true };
   }
 
   /** The contact, or null when the organization has no such contact. For other modules (messages, flows). */

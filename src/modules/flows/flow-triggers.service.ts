@@ -1,10 +1,12 @@
-import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ConflictException, Injectable, Logger, NotFoundException, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { Flow, Prisma } from '../../generated/prisma/client';
 import { TriggerType } from '../../generated/prisma/enums';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import type { ContactTagAddedEvent } from '../contacts/contact.events';
+import { InboundEvents, type InboundReceived } from '../messages/inbound/inbound-events';
+import { normalizeKeyword } from '../messages/inbound/keywords';
 import { StartExecutionDto } from './dto/execution.dto';
 import { FlowExecutionsService, StartedRun } from './flow-executions.service';
 
@@ -13,13 +15,44 @@ import { FlowExecutionsService, StartedRun } from './flow-executions.service';
  * identifies its event (the same event never starts a flow twice for a contact).
  */
 @Injectable()
-export class FlowTriggersService {
+export class FlowTriggersService implements OnModuleInit {
   private readonly logger = new Logger(FlowTriggersService.name);
 
   constructor(
     private readonly prisma: PrismaService,
     private readonly executions: FlowExecutionsService,
+    private readonly inbound: InboundEvents,
   ) {}
+
+  onModuleInit(): void {
+    this.inbound.onReceived(async (event) => void (await this.inboundMessage(event)));
+  }
+
+  /**
+   * A contact wrote to the store (any channel): its active INBOUND_MESSAGE
+   * flows start, those with a keyword only when the text equals it (trimmed,
+   * without case or accents; a media message matches only keyword-less flows).
+   * Keyed by the inbound message, so a repeated delivery starts nothing twice.
+   */
+  async inboundMessage(event: InboundReceived): Promise<number> {
+    const flows = await this.prisma.flow.findMany({
+      where: { organizationId: event.organizationId, triggerType: TriggerType.INBOUND_MESSAGE, active: true },
+    });
+    const text = normalizeKeyword(event.text);
+    let started = 0;
+    for (const flow of flows) {
+      if (flow.triggerKeyword !== null && (!event.isText || normalizeKeyword(flow.triggerKeyword) !== text)) continue;
+      const run = await this.executions.start({
+        flow,
+        contactId: event.contactId,
+        triggerType: TriggerType.INBOUND_MESSAGE,
+        triggerData: { messageId: event.messageId, channel: event.channel, text: event.text.slice(0, 1000) },
+        dedupeKey: `inbound:${flow.id}:${event.messageId}`,
+      });
+      if (run.started) started++;
+    }
+    return started;
+  }
 
   /** `POST /api/flows/:id/executions`: a MANUAL run; a repeated `Idempotency-Key` answers the first run. */
   async manual(scope: TenantScope, flowId: string, dto: StartExecutionDto, idempotencyKey?: string): Promise<StartedRun> {

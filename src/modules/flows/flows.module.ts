@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { workerProviders } from '../../core/queues/worker-providers';
+import { ChannelsModule } from '../channels/channels.module';
 import { ContactsModule } from '../contacts/contacts.module';
 import { MessagesModule } from '../messages/messages.module';
 import { FlowExecutionsService } from './flow-executions.service';
@@ -16,7 +17,7 @@ import { FlowStepRegistry } from './steps/flow-step.registry';
 import { flowStepProviders } from './steps';
 
 @Module({
-  imports: [MessagesModule, ContactsModule],
+  imports: [MessagesModule, ContactsModule, ChannelsModule],
   controllers: [FlowsController, FlowWebhooksController],
   providers: [
     FlowsService,

@@ -1,4 +1,4 @@
-import { BadRequestException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Injectable, Logger, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { cacheKeys } from '../../core/cache/cache-keys';
 import { CacheService } from '../../core/cache/cache.service';
@@ -23,7 +23,7 @@ export class FlowsService {
   ) {}
 
   async create(scope: TenantScope, dto: CreateFlowDto): Promise<FlowDto> {
-    const steps = this.validated(dto.steps, dto.trigger);
+    const steps = await this.validated(scope, dto.steps, dto.trigger);
     const webhookSecret = dto.trigger.type === TriggerType.WEBHOOK ? newWebhookSecret() : null;
     const flow = await this.prisma.flow.create({
       data: {
@@ -32,6 +32,7 @@ export class FlowsService {
         active: dto.active ?? true,
         triggerType: dto.trigger.type,
         triggerTag: triggerTagOf(dto.trigger),
+        triggerKeyword: triggerKeywordOf(dto.trigger),
         steps,
         webhookSecret,
       },
@@ -68,8 +69,8 @@ export class FlowsService {
   async update(scope: TenantScope, id: string, dto: UpdateFlowDto): Promise<FlowDto> {
     const current = await this.find(scope, id);
     if (Object.values(dto).every((v) => v === undefined)) return this.toDto(current);
-    const trigger: FlowTriggerDto = dto.trigger ?? { type: current.triggerType, tag: current.triggerTag ?? undefined };
-    const steps = dto.steps !== undefined ? this.validated(dto.steps, trigger) : undefined;
+    const trigger: FlowTriggerDto = dto.trigger ?? { type: current.triggerType, tag: current.triggerTag ?? undefined, keyword: current.triggerKeyword ?? undefined };
+    const steps = dto.steps !== undefined ? await this.validated(scope, dto.steps, trigger) : undefined;
     if (dto.trigger && !dto.steps) this.checkTrigger(trigger, []);
 
     const becomesWebhook = trigger.type === TriggerType.WEBHOOK && !current.webhookSecret;
@@ -83,6 +84,7 @@ export class FlowsService {
     if (dto.trigger) {
       data.triggerType = trigger.type;
       data.triggerTag = triggerTagOf(trigger);
+      data.triggerKeyword = triggerKeywordOf(trigger);
       data.webhookSecret = trigger.type === TriggerType.WEBHOOK ? (webhookSecret ?? current.webhookSecret) : null;
     }
     const updated = await this.prisma.flow.updateManyAndReturn({ where: scope.where({ id }), data });
@@ -103,7 +105,7 @@ export class FlowsService {
       id: flow.id,
       name: flow.name,
       active: flow.active,
-      trigger: { type: flow.triggerType, tag: flow.triggerTag },
+      trigger: { type: flow.triggerType, tag: flow.triggerTag, keyword: flow.triggerKeyword },
       steps: flow.steps as Record<string, unknown>[],
       version: flow.version,
       createdAt: flow.createdAt.toISOString(),
@@ -116,10 +118,18 @@ export class FlowsService {
     return dto;
   }
 
-  private validated(steps: Record<string, unknown>[], trigger: FlowTriggerDto): Prisma.InputJsonValue {
+  /**
+   * Steps checked in two passes: their shape (400 naming each bad step), then
+   * what depends on the organization (a WhatsApp template it cannot send: 422),
+   * so a flow never saves a step that could only fail when it runs.
+   */
+  private async validated(scope: TenantScope, steps: Record<string, unknown>[], trigger: FlowTriggerDto): Promise<Prisma.InputJsonValue> {
     const problems = this.steps.validate(steps);
     this.checkTrigger(trigger, problems);
-    return this.steps.normalize(steps) as unknown as Prisma.InputJsonValue;
+    const normalized = this.steps.normalize(steps);
+    const refused = await this.steps.check(normalized, scope);
+    if (refused.length > 0) throw new UnprocessableEntityException(refused);
+    return normalized as unknown as Prisma.InputJsonValue;
   }
 
   private checkTrigger(trigger: FlowTriggerDto, problems: string[]): void {
@@ -128,6 +138,9 @@ export class FlowsService {
     }
     if (trigger.type !== TriggerType.TAG_ADDED && trigger.tag !== undefined) {
       problems.push('trigger.tag is only allowed when trigger.type is TAG_ADDED');
+    }
+    if (trigger.type !== TriggerType.INBOUND_MESSAGE && trigger.keyword !== undefined) {
+      problems.push('trigger.keyword is only allowed when trigger.type is INBOUND_MESSAGE');
     }
     if (problems.length > 0) throw new BadRequestException(problems);
   }
@@ -142,6 +155,10 @@ export class FlowsService {
 
 function triggerTagOf(trigger: FlowTriggerDto): string | null {
   return trigger.type === TriggerType.TAG_ADDED ? trigger.tag! : null;
+}
+
+function triggerKeywordOf(trigger: FlowTriggerDto): string | null {
+  return trigger.type === TriggerType.INBOUND_MESSAGE ? (trigger.keyword ?? null) : null;
 }
 
 function newWebhookSecret(): string {

@@ -1,7 +1,10 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
-import { ChannelEvents, DeliveryUpdate, ReportSource } from '../channels/webhooks/channel-events';
+import type { Channel } from '../../generated/prisma/enums';
+import { ChannelEvents, DeliveryUpdate, OptOutSignal, ReportSource } from '../channels/webhooks/channel-events';
+import { ConsentService } from '../contacts/consent/consent.service';
+import { CONSENT_CHANNELS } from './send-rules';
 
 /** Pending reports older than this are swept away: their message will not appear any more. */
 const PENDING_REPORT_DAYS = 7;
@@ -23,6 +26,9 @@ function sourceFilter(source: ReportSource): Prisma.Sql {
  *   message still SENDING: the send whose answer was lost did go out.
  * - A report for a message whose send is not recorded yet (it arrives before
  *   the worker's write commits) is kept and applied when the send is recorded.
+ * - A provider's word that the person wants no more (WhatsApp 131050, a
+ *   permanent bounce, a spam complaint) opts that message's contact out of
+ *   its channel (source PROVIDER).
  */
 @Injectable()
 export class DeliveryStatusService implements OnModuleInit {
@@ -31,10 +37,28 @@ export class DeliveryStatusService implements OnModuleInit {
   constructor(
     private readonly prisma: PrismaService,
     private readonly events: ChannelEvents,
+    private readonly consent: ConsentService,
   ) {}
 
   onModuleInit(): void {
     this.events.onDelivery((update) => this.apply(update));
+    this.events.onOptOut(async (signal) => void (await this.optOut(signal)));
+  }
+
+  /** Opts out the contact of the message the provider reported about. */
+  async optOut(signal: OptOutSignal): Promise<boolean> {
+    if (!CONSENT_CHANNELS.has(signal.channel)) return false;
+    const [message] = await this.prisma.$queryRaw<{ organizationId: string; contactId: string }[]>`
+      SELECT "organizationId", "contactId" FROM messages
+      WHERE "externalId" = ${signal.externalId} AND channel = ${signal.channel} AND ${sourceFilter(signal.source)}
+      LIMIT 1`;
+    if (!message) return false;
+    const result = await this.consent.record(message.organizationId, message.contactId, signal.channel as Channel, 'OPTED_OUT', {
+      source: 'PROVIDER',
+      evidence: signal.evidence,
+    });
+    if (result === 'recorded') this.logger.log(`Contact ${message.contactId} opted out of ${signal.channel}: ${signal.evidence}`);
+    return result === 'recorded';
   }
 
   /** Answers whether a message changed. */

@@ -5,6 +5,7 @@ import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName, QueueName } from '../../core/queues/queue.catalogue';
 import { CampaignsService, fanOutJobId } from '../campaigns/campaigns.service';
+import { TEMPLATE_SYNC_EVERY_MS } from '../channels/templates/whatsapp-templates.service';
 import { DeliveryStatusService } from './delivery-status.service';
 import { SENDABLE } from './message-send.repository';
 
@@ -51,6 +52,8 @@ export class MessageReconcilerService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.jobs.scheduleEvery(JobName.ReconcileMessages, this.config.RECONCILE_INTERVAL_MS, {});
+    // Meta reviews templates at any time; every 6 hours the stored lists catch up (once per cluster).
+    await this.jobs.scheduleEvery(JobName.SyncWhatsAppTemplates, TEMPLATE_SYNC_EVERY_MS, {});
   }
 
   async run(job?: Job): Promise<ReconcileReport> {

@@ -2,7 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
 import type { MessageStatus, SendRoute } from '../../generated/prisma/enums';
+import { currentPeriod } from '../../core/plans/plans';
 import type { ConnectionForSend } from '../channels/routing/channel-router';
+import type { StoredTemplate } from './messages.service';
 
 /** What the worker needs to send one message: the message, its contact (null fields when deleted) and its connection. */
 export interface MessageToSend {
@@ -11,8 +13,10 @@ export interface MessageToSend {
   contactId: string;
   channel: string;
   content: string;
+  template: StoredTemplate | null;
   mediaUrl: string | null;
   status: MessageStatus;
+  createdAt: Date;
   route: SendRoute | null;
   attempts: number;
   claimedAt: Date | null;
@@ -23,12 +27,18 @@ export interface MessageToSend {
   email: string | null;
   phone: string | null;
   instagramId: string | null;
+  whatsappWindowExpiresAt: Date | null;
+  /** The contact's consent on the message's channel: OPTED_IN, OPTED_OUT, or null (nothing recorded). */
+  consent: string | null;
+  organizationName: string;
   connection: ConnectionForSend | null;
 }
 
 export interface SentRecord {
   id: string;
   externalId: string;
+  /** The text as sent, when it was only known at send time (a template filled in for the contact). */
+  content?: string;
 }
 
 /** Statuses from which a message may still be claimed for a first attempt. */
@@ -46,14 +56,17 @@ type Row = Omit<MessageToSend, 'connection'> & {
 };
 
 const COLUMNS = Prisma.sql`
-  m.id, m."organizationId", m."contactId", m.channel, m.content, m."mediaUrl", m.status::text AS status, m.route::text AS route,
-  m.attempts, m."claimedAt", m."uncertainSince", m.progress,
-  c.id AS "contactFound", c.name, c.email, c.phone, c."instagramId",
+  m.id, m."organizationId", m."contactId", m.channel, m.content, m.template, m."mediaUrl", m.status::text AS status, m.route::text AS route,
+  m.attempts, m."claimedAt", m."uncertainSince", m.progress, m."createdAt",
+  c.id AS "contactFound", c.name, c.email, c.phone, c."instagramId", c."whatsappWindowExpiresAt",
+  cs.status::text AS consent, o.name AS "organizationName",
   cc.id AS "connId", cc."organizationId" AS "connOrg", cc.kind AS "connKind", cc.status::text AS "connStatus", cc.version AS "connVersion",
   cc.config AS "connConfig", cc.secrets AS "connSecrets", cc.error AS "connError"`;
 
 const JOINS = Prisma.sql`
+  JOIN organizations o ON o.id = m."organizationId"
   LEFT JOIN contacts c ON c.id = m."contactId" AND c."organizationId" = m."organizationId"
+  LEFT JOIN contact_consents cs ON cs."contactId" = m."contactId" AND cs.channel::text = m.channel
   LEFT JOIN channel_connections cc ON cc.id = m."connectionId"`;
 
 function toMessage(row: Row): MessageToSend {
@@ -123,8 +136,10 @@ export class MessageSendRepository {
     const rows = await this.prisma.$queryRaw<{ id: string }[]>`
       UPDATE messages m
       SET status = 'SENT', "externalId" = input."externalId", "sentAt" = ${now}::timestamp(3), "errorMessage" = NULL,
+          content = COALESCE(input.content, m.content),
           "claimedAt" = NULL, "uncertainSince" = NULL, progress = NULL, "updatedAt" = ${now}::timestamp(3)
-      FROM unnest(${records.map((r) => r.id)}::text[], ${records.map((r) => r.externalId)}::text[]) AS input(id, "externalId")
+      FROM unnest(${records.map((r) => r.id)}::text[], ${records.map((r) => r.externalId)}::text[], ${records.map((r) => r.content ?? null)}::text[])
+        AS input(id, "externalId", content)
       WHERE m.id = input.id AND m.status = 'SENDING'
       RETURNING m.id`;
     return rows.map((r) => r.id);
@@ -149,6 +164,28 @@ export class MessageSendRepository {
       data: { status: 'FAILED', failedAt: new Date(), errorMessage: errorMessage.slice(0, 1000), claimedAt: null, uncertainSince: null },
     });
     return count > 0;
+  }
+
+  /**
+   * The contact opted out after the message was accepted: CANCELED with the
+   * reason, and taken off the organization's messagesThisMonth (a canceled
+   * message does not count there) in the same statement.
+   */
+  async markCanceled(id: string, organizationId: string, acceptedAt: Date, reason: string): Promise<boolean> {
+    const period = currentPeriod();
+    const [row] = await this.prisma.$queryRaw<{ n: number }[]>`
+      WITH canceled AS (
+        UPDATE messages SET status = 'CANCELED', "errorMessage" = ${reason}, "claimedAt" = NULL, "uncertainSince" = NULL,
+          "updatedAt" = now() AT TIME ZONE 'UTC'
+        WHERE id = ${id} AND status = 'SENDING'
+        RETURNING id
+      ), counted AS (
+        UPDATE organizations SET "messagesThisMonth" = GREATEST(0, "messagesThisMonth" - 1)
+        WHERE id = ${organizationId} AND "messagesPeriod" = ${period} AND ${currentPeriod(acceptedAt)} = ${period}
+          AND EXISTS (SELECT 1 FROM canceled)
+      )
+      SELECT count(*)::int AS n FROM canceled`;
+    return row.n > 0;
   }
 
   /** A part of a multi-call send the provider accepted (Instagram DM's image before its text). */

@@ -6,6 +6,8 @@ import type { AppConfig } from '../../core/config/app-config';
 import type { MessageSender } from '../channels/channel-extension';
 import type { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter, RouteUnavailableError } from '../channels/routing/channel-router';
+import type { ConsentService } from '../contacts/consent/consent.service';
+import type { MessageQuota } from '../organizations/message-quota';
 import type { DeliveryStatusService } from './delivery-status.service';
 import type { MessageSendRepository, MessageToSend } from './message-send.repository';
 import { MessageSenderService, SendMessageJob } from './message-sender.service';
@@ -20,7 +22,9 @@ function message(overrides: Partial<MessageToSend> = {}): MessageToSend {
     contactId: 'c1',
     channel: 'WHATSAPP',
     content: 'Olá {{nome}}',
+    template: null,
     mediaUrl: null,
+    createdAt: new Date(),
     status: 'SENDING',
     route: 'PLATFORM',
     attempts: 1,
@@ -32,6 +36,9 @@ function message(overrides: Partial<MessageToSend> = {}): MessageToSend {
     email: null,
     phone: '+5511999990000',
     instagramId: null,
+    whatsappWindowExpiresAt: null,
+    consent: null,
+    organizationName: 'Loja',
     connection: null,
     ...overrides,
   };
@@ -78,8 +85,10 @@ function setup(sender: Partial<MessageSender> & Pick<MessageSender, 'unknownOutc
   const registry = { sender: () => provider } as unknown as ChannelRegistry;
   const router = { credentialsFor: jest.fn(() => ({ sandbox: false, credentials: { accessToken: 't' }, connectionId: 'conn1' })) } as unknown as ChannelRouter;
   const statuses = { applyPending: jest.fn(async () => 0) } as unknown as DeliveryStatusService;
+  const consent = { unsubscribeUrl: () => 'https://zyva.test/api/unsubscribe/t' } as unknown as ConsentService;
+  const quota = { release: jest.fn(async () => 0) } as unknown as MessageQuota;
   const config = { WORKER_LOCK_DURATION_MS: LOCK_MS, UNCERTAIN_SEND_WAIT_MS: WAIT_MS } as AppConfig;
-  const service = new MessageSenderService(repository as unknown as MessageSendRepository, registry, router, statuses, config);
+  const service = new MessageSenderService(repository as unknown as MessageSendRepository, registry, router, statuses, consent, quota, config);
   return { service, repository, provider, router, statuses };
 }
 
@@ -95,7 +104,7 @@ describe('MessageSenderService: the send state machine', () => {
     expect(repository.claim).toHaveBeenCalledWith(['m1']);
     expect(provider.send).toHaveBeenCalledTimes(1);
     expect((provider.send as jest.Mock).mock.calls[0][0]).toMatchObject({ messageId: 'm1', to: '+5511999990000', text: 'Olá Ana' });
-    expect(repository.markSent).toHaveBeenCalledWith([{ id: 'm1', externalId: 'wamid.1' }]);
+    expect(repository.markSent).toHaveBeenCalledWith([{ id: 'm1', externalId: 'wamid.1', content: undefined }]);
     expect(statuses.applyPending).toHaveBeenCalledWith('WHATSAPP', ['wamid.1']);
   });
 
@@ -112,7 +121,7 @@ describe('MessageSenderService: the send state machine', () => {
     expect(outcome).toMatchObject({ status: 'SENT', externalId: 'wamid.1' });
     expect(provider.send).toHaveBeenCalledTimes(1);
     expect(repository.claim).toHaveBeenCalledTimes(1);
-    expect(repository.markSent).toHaveBeenLastCalledWith([{ id: 'm1', externalId: 'wamid.1' }]);
+    expect(repository.markSent).toHaveBeenLastCalledWith([{ id: 'm1', externalId: 'wamid.1', content: undefined }]);
   });
 
   it('a 2xx without an id on WhatsApp: outcome unknown, the message waits for the report and is not sent again', async () => {
@@ -179,7 +188,7 @@ describe('MessageSenderService: the send state machine', () => {
     const outcome = await run(service, fakeJob());
     expect(outcome).toEqual({ status: 'SKIPPED', reason: 'the earlier attempt was settled' });
     expect(lookup).toHaveBeenCalledTimes(1);
-    expect(repository.markSent).toHaveBeenCalledWith([{ id: 'm1', externalId: 'SM123' }]);
+    expect(repository.markSent).toHaveBeenCalledWith([{ id: 'm1', externalId: 'SM123', content: undefined }]);
     expect(provider.send).not.toHaveBeenCalled();
   });
 

@@ -12,12 +12,17 @@ import { Batcher } from './batcher';
 import { DeliveryStatusService } from './delivery-status.service';
 import { MessageSendRepository, MessageToSend, SentRecord } from './message-send.repository';
 import { renderTemplate } from './template';
+import { fillTemplate } from '../channels/templates/whatsapp-templates.service';
+import { ConsentService } from '../contacts/consent/consent.service';
+import type { Channel } from '../../generated/prisma/enums';
+import { MessageQuota } from '../organizations/message-quota';
+import { CONSENT_CHANNELS, OUTSIDE_WINDOW, outsideWindow } from './send-rules';
 
 export type SendMessageJob = Job<JobPayloads[JobName.SendMessage]>;
 
 export type SendOutcome =
   | { status: 'SENT'; externalId: string; sandbox: boolean }
-  | { status: 'FAILED'; reason: string }
+  | { status: 'CANCELED'; reason: string }
   | { status: 'SKIPPED'; reason: string };
 
 /** Attempts a message gets (claims that reach the provider); a throttling pause is not one. */
@@ -62,6 +67,8 @@ export class MessageSenderService {
     private readonly registry: ChannelRegistry,
     private readonly router: ChannelRouter,
     private readonly statuses: DeliveryStatusService,
+    private readonly consent: ConsentService,
+    private readonly quota: MessageQuota,
     private readonly config: AppConfig,
   ) {
     this.claims = new Batcher(async (ids) => {
@@ -78,7 +85,7 @@ export class MessageSenderService {
   async send(job: SendMessageJob, token?: string): Promise<SendOutcome> {
     const { messageId, accepted } = job.data;
     // An earlier run had the provider's acceptance but could not write it: write it, never call again.
-    if (accepted) return this.recordSent(job, token, messageId, accepted.channel, accepted.externalId, false);
+    if (accepted) return this.recordAccepted(job, token, messageId, accepted);
 
     let message = await this.claims.add(messageId);
     if (!message) {
@@ -110,19 +117,17 @@ export class MessageSenderService {
       const to = message[sender.recipientField];
       if (!to) throw new UnrecoverableError(`The contact has no ${RECIPIENT_LABEL[sender.recipientField]} for ${message.channel}`);
       route = this.router.credentialsFor(sender.kind, message.route, message.connection, message.channel);
-      outbound = {
-        messageId: message.id,
-        organizationId: message.organizationId,
-        to,
-        text: renderTemplate(message.content, { name: message.name ?? '', email: message.email, phone: message.phone }),
-        mediaUrl: message.mediaUrl,
-        progress: message.progress ?? {},
-      };
+      if (CONSENT_CHANNELS.has(message.channel) && message.consent === 'OPTED_OUT') return this.cancel(message);
+      if (outsideWindow(message.channel, message.route, message.template !== null, message.whatsappWindowExpiresAt)) {
+        throw new UnrecoverableError(`${OUTSIDE_WINDOW} (the window closed before this message was sent)`);
+      }
+      outbound = this.outboundOf(message, to);
     } catch (error) {
       if (error instanceof UnrecoverableError || error instanceof RouteUnavailableError) return this.fail(message, error.message);
       throw error;
     }
-    if (route.sandbox) return this.recordSent(job, token, message.id, message.channel, `sandbox_${randomUUID()}`, true);
+    const sentContent = message.template ? outbound.text : undefined;
+    if (route.sandbox) return this.recordSent(job, token, message.id, message.channel, `sandbox_${randomUUID()}`, true, sentContent);
 
     const context = this.contextOf(message, route.credentials);
     let externalId: string;
@@ -131,17 +136,58 @@ export class MessageSenderService {
     } catch (error) {
       return this.afterFailedCall(job, token, message, sender!, route.connectionId, error);
     }
-    return this.recordSent(job, token, message.id, message.channel, externalId, false);
+    return this.recordSent(job, token, message.id, message.channel, externalId, false, sentContent);
+  }
+
+  /** The write only, of an acceptance an earlier run kept (a template's filled text is derived again from the row). */
+  private async recordAccepted(job: SendMessageJob, token: string | undefined, messageId: string, accepted: { externalId: string; channel: string }): Promise<SendOutcome> {
+    const message = await this.repository.load(messageId);
+    const content = message?.template ? this.outboundOf(message, '').text : undefined;
+    return this.recordSent(job, token, messageId, accepted.channel, accepted.externalId, false, content);
+  }
+
+  /** What the provider gets: the text rendered for the contact (a template's parameters and filled body), and the unsubscribe link. */
+  private outboundOf(message: MessageToSend, to: string): OutboundMessage {
+    const contact = { name: message.name ?? '', email: message.email, phone: message.phone };
+    const parameters = message.template?.variables.map((v) => renderTemplate(v, contact));
+    return {
+      messageId: message.id,
+      organizationId: message.organizationId,
+      to,
+      text: message.template ? fillTemplate(message.template.body, parameters!) : renderTemplate(message.content, contact),
+      template: message.template ? { name: message.template.name, language: message.template.language, parameters: parameters! } : undefined,
+      mediaUrl: message.mediaUrl,
+      progress: message.progress ?? {},
+      unsubscribeUrl: CONSENT_CHANNELS.has(message.channel) ? this.consent.unsubscribeUrl(message.organizationId, message.contactId, message.channel as Channel) : undefined,
+      storeName: message.organizationName,
+    };
+  }
+
+  /** The contact opted out after the message was accepted: never sent, CANCELED, and its quota unit given back. */
+  private async cancel(message: MessageToSend): Promise<SendOutcome> {
+    const reason = `The contact opted out of ${message.channel} before it was sent`;
+    if (await this.repository.markCanceled(message.id, message.organizationId, message.createdAt, reason)) {
+      await this.quota.release(message.organizationId, 1, message.createdAt);
+    }
+    return { status: 'CANCELED', reason };
   }
 
   /**
    * The provider has the message now. A write Postgres cannot take keeps the
    * acceptance in the job (Redis) and postpones it to retry only the write.
    */
-  private async recordSent(job: SendMessageJob, token: string | undefined, id: string, channel: string, externalId: string, sandbox: boolean): Promise<SendOutcome> {
+  private async recordSent(
+    job: SendMessageJob,
+    token: string | undefined,
+    id: string,
+    channel: string,
+    externalId: string,
+    sandbox: boolean,
+    content?: string,
+  ): Promise<SendOutcome> {
     let moved: boolean;
     try {
-      moved = await this.sends.add({ id, externalId });
+      moved = await this.sends.add({ id, externalId, content });
       // Reports that arrived before this write committed were kept for it.
       if (moved && !sandbox) await this.statuses.applyPending(channel, [externalId]);
     } catch (error) {

@@ -2,8 +2,12 @@ import { Module } from '@nestjs/common';
 import { workerProviders } from '../../core/queues/worker-providers';
 import { CampaignsModule } from '../campaigns/campaigns.module';
 import { ChannelsModule } from '../channels/channels.module';
+import { ContactsModule } from '../contacts/contacts.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
+import { ConversationsController } from './conversations.controller';
 import { DeliveryStatusService } from './delivery-status.service';
+import { InboundEvents } from './inbound/inbound-events';
+import { InboundService } from './inbound/inbound.service';
 import { MessageReconcilerService } from './message-reconciler.service';
 import { MessageSendRepository } from './message-send.repository';
 import { MessageSenderService } from './message-sender.service';
@@ -17,15 +21,17 @@ import { MessagesService } from './messages.service';
  * which also runs the campaigns' fan-out jobs.
  */
 @Module({
-  imports: [OrganizationsModule, ChannelsModule, CampaignsModule],
-  controllers: [MessagesController],
+  imports: [OrganizationsModule, ChannelsModule, CampaignsModule, ContactsModule],
+  controllers: [MessagesController, ConversationsController],
   providers: [
     MessagesService,
     DeliveryStatusService,
     MessageSendRepository,
     MessageSenderService,
+    InboundService,
+    InboundEvents,
     ...workerProviders(MessagesProcessor, MessageReconcilerService),
   ],
-  exports: [MessagesService],
+  exports: [MessagesService, InboundEvents],
 })
 export class MessagesModule {}

@@ -5,6 +5,7 @@ import { runWaitingOutOutages } from '../../core/queues/job-outage';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { CampaignFanOutService } from '../campaigns/campaign-fan-out.service';
+import { WhatsAppTemplatesService } from '../channels/templates/whatsapp-templates.service';
 import { MessageReconcilerService } from './message-reconciler.service';
 import { MessageSenderService, SendMessageJob } from './message-sender.service';
 
@@ -20,6 +21,7 @@ export class MessagesProcessor extends WorkerHost implements OnModuleDestroy {
     private readonly sender: MessageSenderService,
     private readonly fanOut: CampaignFanOutService,
     private readonly reconciler: MessageReconcilerService,
+    private readonly templates: WhatsAppTemplatesService,
   ) {
     super();
   }
@@ -33,6 +35,8 @@ export class MessagesProcessor extends WorkerHost implements OnModuleDestroy {
           return this.fanOut.run(job as Job<JobPayloads[JobName.FanOutCampaign]>);
         case JobName.ReconcileMessages:
           return this.reconciler.run(job);
+        case JobName.SyncWhatsAppTemplates:
+          return this.templates.syncDue();
         default:
           throw new Error(`Unknown job ${job.name} on queue ${QueueName.Messages}`);
       }

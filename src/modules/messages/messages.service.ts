@@ -6,26 +6,38 @@ import {
   NotFoundException,
   UnprocessableEntityException,
 } from '@nestjs/common';
-import { Paginated } from '../../core/http/pagination.dto';
+import { Paginated, PaginationQueryDto } from '../../core/http/pagination.dto';
 import { isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
 import type { Message } from '../../generated/prisma/client';
 import { TenantScope } from '../../core/auth/tenant-scope';
-import { IDEMPOTENCY_KEY_PATTERN, MessageDto, MessageListQueryDto } from './dto/message.dto';
+import { IDEMPOTENCY_KEY_PATTERN, MessageDto, MessageListQueryDto, TemplateRef } from './dto/message.dto';
 import { ENQUEUE_TIMEOUT_MS, enqueueWithin } from './enqueue';
 import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter } from '../channels/routing/channel-router';
+import { WhatsAppTemplatesService, fillTemplate } from '../channels/templates/whatsapp-templates.service';
+import { ConsentService } from '../contacts/consent/consent.service';
+import type { Channel } from '../../generated/prisma/enums';
+import { CONSENT_CHANNELS, ContactOptedOutException, OutsideWindowException, outsideWindow } from './send-rules';
+import { renderTemplate } from './template';
 import { MessageQuota } from '../organizations/message-quota';
 import { SENDABLE } from './message-send.repository';
 
 export interface CreateMessageInput {
   contactId: string;
   channel: string;
-  content: string;
+  /** The text, or (WHATSAPP) `template` instead. */
+  content?: string;
+  template?: { name: string; language: string; variables: string[] };
   mediaUrl?: string;
   scheduledFor?: Date;
+}
+
+/** What a template message keeps: the request, and the body it fills in per contact. */
+export interface StoredTemplate extends TemplateRef {
+  body: string;
 }
 
 export interface CreateMessageOptions {
@@ -53,6 +65,8 @@ export class MessagesService {
     private readonly quota: MessageQuota,
     private readonly registry: ChannelRegistry,
     private readonly router: ChannelRouter,
+    private readonly templates: WhatsAppTemplatesService,
+    private readonly consent: ConsentService,
   ) {}
 
   static toDto(m: Message): MessageDto {
@@ -61,7 +75,9 @@ export class MessagesService {
       id: m.id,
       contactId: m.contactId,
       channel: m.channel,
+      direction: m.direction,
       content: m.content,
+      template: (m.template as TemplateRef | null) ?? null,
       mediaUrl: m.mediaUrl,
       status: m.status,
       externalId: m.externalId,
@@ -81,9 +97,11 @@ export class MessagesService {
    * Accepts one message: a channel of the registry (400), the contact must be
    * the organization's (404), something must carry the channel (422 in
    * production: see ChannelRouter; the route is kept with the message), the
-   * monthly quota must allow it (402, nothing stored). The row is stored, with
-   * the organization's count, before the job is queued (job id = message id),
-   * so a Redis outage loses nothing: the reconciler queues what is stored.
+   * contact must not have opted out of the channel, WhatsApp's 24-hour rule
+   * and templates must allow it (422), the monthly quota must allow it (402);
+   * a refusal stores and consumes nothing. The row is stored, with the
+   * organization's count, before the job is queued (job id = message id), so
+   * a Redis outage loses nothing: the reconciler queues what is stored.
    */
   async create(scope: TenantScope, input: CreateMessageInput, options: CreateMessageOptions = {}): Promise<MessageAccepted> {
     const key = options.idempotencyKey;
@@ -96,9 +114,28 @@ export class MessagesService {
     }
     const sender = this.registry.sender(input.channel);
     if (!sender) throw new BadRequestException([`channel must be one of the following values: ${this.registry.channels().join(', ')}`]);
-    const contact = await this.prisma.contact.findFirst({ where: scope.where({ id: input.contactId }), select: { id: true } });
+    if (input.template && input.channel !== 'WHATSAPP') throw new BadRequestException(['template is only for the WHATSAPP channel']);
+    if (input.template && input.content !== undefined) throw new BadRequestException(['give either content or template, not both']);
+    if (!input.template && !input.content) throw new BadRequestException(['content should not be empty']);
+    const contact = await this.prisma.contact.findFirst({
+      where: scope.where({ id: input.contactId }),
+      select: { id: true, name: true, email: true, phone: true, whatsappWindowExpiresAt: true },
+    });
     if (!contact) throw new NotFoundException('Contact not found.');
     const route = await this.router.choose(scope.organizationId, sender.kind, input.channel);
+    if (CONSENT_CHANNELS.has(input.channel)) {
+      const consent = (await this.consent.statusOf(scope.organizationId, [contact.id], input.channel as Channel)).get(contact.id);
+      if (consent === 'OPTED_OUT') throw new ContactOptedOutException(input.channel);
+    }
+    if (outsideWindow(input.channel, route.route, Boolean(input.template), contact.whatsappWindowExpiresAt)) throw new OutsideWindowException();
+    let template: StoredTemplate | undefined;
+    let content = input.content ?? '';
+    if (input.template) {
+      const found = await this.templates.resolve(await this.templates.accountOfRoute(route.route, route.connectionId), input.template);
+      template = { ...input.template, body: found.body };
+      const values = input.template.variables.map((v) => renderTemplate(v, { name: contact.name, email: contact.email, phone: contact.phone }));
+      content = fillTemplate(found.body, values);
+    }
     const scheduledFor = input.scheduledFor;
     if (scheduledFor && scheduledFor.getTime() > Date.now() + MAX_SCHEDULE_MS) {
       throw new BadRequestException('scheduledFor must be within a year from now.');
@@ -114,7 +151,8 @@ export class MessagesService {
             organizationId: scope.organizationId,
             contactId: input.contactId,
             channel: input.channel,
-            content: input.content,
+            content,
+            template: template as object | undefined,
             mediaUrl: input.mediaUrl,
             scheduledFor,
             status,
@@ -142,6 +180,7 @@ export class MessagesService {
   async list(scope: TenantScope, query: MessageListQueryDto): Promise<Paginated<MessageDto>> {
     const where = scope.where({
       status: query.status,
+      direction: query.direction,
       channel: query.channel,
       contactId: query.contactId,
       campaignId: query.campaignId,
@@ -151,6 +190,31 @@ export class MessagesService {
       this.prisma.message.count({ where }),
     ]);
     return { data: rows.map((m) => MessagesService.toDto(m)), total, page: query.page, limit: query.limit };
+  }
+
+  /**
+   * Why a template could not be sent by this organization on this channel
+   * now (unknown, not approved, wrong number of variables, no account), or
+   * undefined when it can. Flows check their steps with it when saved.
+   */
+  async templateProblem(scope: TenantScope, channel: string, template: { name: string; language: string; variables: string[] }): Promise<string | undefined> {
+    const sender = this.registry.sender(channel);
+    if (!sender) return `cannot be sent on ${channel}`;
+    try {
+      const route = await this.router.choose(scope.organizationId, sender.kind, channel);
+      await this.templates.resolve(await this.templates.accountOfRoute(route.route, route.connectionId), template);
+      return undefined;
+    } catch (error) {
+      if (error instanceof UnprocessableEntityException) return (error.getResponse() as { message: string }).message;
+      throw error;
+    }
+  }
+
+  /** `GET /api/contacts/:id/messages`: both directions, newest first. */
+  async conversation(scope: TenantScope, contactId: string, query: PaginationQueryDto): Promise<Paginated<MessageDto>> {
+    const contact = await this.prisma.contact.findFirst({ where: scope.where({ id: contactId }), select: { id: true } });
+    if (!contact) throw new NotFoundException('Contact not found.');
+    return this.list(scope, Object.assign(new MessageListQueryDto(), { page: query.page, limit: query.limit, contactId }));
   }
 
   async get(scope: TenantScope, id: string): Promise<MessageDto> {
@@ -216,7 +280,10 @@ export class MessagesService {
       await this.prisma.message.updateMany({ where: { id: first.id, idempotencyKey: key }, data: { idempotencyKey: null } });
       return undefined;
     }
-    if (first.contactId !== input.contactId || first.channel !== input.channel || first.content !== input.content) {
+    const sameRequest = input.template
+      ? JSON.stringify(pickRef(first.template as TemplateRef | null)) === JSON.stringify(pickRef(input.template))
+      : first.template === null && first.content === input.content;
+    if (first.contactId !== input.contactId || first.channel !== input.channel || !sameRequest) {
       throw new UnprocessableEntityException('This Idempotency-Key was already used for a different message.');
     }
     const scheduled = first.scheduledFor !== null && first.scheduledFor > first.createdAt;
@@ -237,4 +304,9 @@ export class MessagesService {
       this.logger.warn(`Message ${message.id} is stored but not queued yet (${(error as Error).message}); the reconciler will queue it`);
     }
   }
+}
+
+/** The parts of a template request that identify it (what an Idempotency-Key replay compares). */
+function pickRef(ref: TemplateRef | null): TemplateRef | null {
+  return ref ? { name: ref.name, language: ref.language, variables: ref.variables } : null;
 }

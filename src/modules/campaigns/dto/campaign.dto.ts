@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsDateString, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import { PaginatedMetaDto } from '../../../core/http/pagination.dto';
 import { CampaignStatus } from '../../../generated/prisma/enums';
 import { BUILT_IN_CHANNELS, CHANNEL_NAME } from '../../channels/channel-extension';
-import { DATE_TIME } from '../../messages/dto/message.dto';
+import { DATE_TIME, TemplateMessageDto, type TemplateRef } from '../../messages/dto/message.dto';
 
 export class CreateCampaignDto {
   @ApiProperty({ example: 'Black Friday' })
@@ -17,11 +18,22 @@ export class CreateCampaignDto {
   @Matches(CHANNEL_NAME, { message: `channel must be one of the following values: ${BUILT_IN_CHANNELS.join(', ')}` })
   channel: string;
 
-  @ApiProperty({ example: 'Oi {{nome}}, 30% off hoje!', description: 'Template, as in POST /api/messages', maxLength: 4096 })
+  @ApiPropertyOptional({
+    example: 'Oi {{nome}}, 30% off hoje!',
+    description: 'The text (required unless `template` is given), as in POST /api/messages',
+    maxLength: 4096,
+  })
+  @ValidateIf((dto: CreateCampaignDto) => dto.template === undefined || dto.content !== undefined)
   @IsString()
   @IsNotEmpty()
   @MaxLength(4096)
-  content: string;
+  content?: string;
+
+  @ApiPropertyOptional({ type: TemplateMessageDto, description: 'WHATSAPP only, instead of content: an approved template, its variables rendered per contact' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => TemplateMessageDto)
+  template?: TemplateMessageDto;
 
   @ApiPropertyOptional({ example: 'vip', description: 'Only contacts with this tag; every contact when absent' })
   @IsOptional()
@@ -41,7 +53,8 @@ export class CampaignDto {
   @ApiProperty({ example: 'cm3x1campaign0' }) id: string;
   @ApiProperty({ example: 'Black Friday' }) name: string;
   @ApiProperty({ enum: BUILT_IN_CHANNELS, example: 'WHATSAPP' }) channel: string;
-  @ApiProperty({ example: 'Oi {{nome}}, 30% off hoje!' }) content: string;
+  @ApiProperty({ example: 'Oi {{nome}}, 30% off hoje!', description: 'The text, or a template campaign’s body' }) content: string;
+  @ApiProperty({ nullable: true, type: TemplateMessageDto }) template: TemplateRef | null;
   @ApiProperty({ nullable: true, type: String, example: 'vip' }) tag: string | null;
   @ApiProperty({ nullable: true, type: String, example: null }) scheduledFor: string | null;
   @ApiProperty({
@@ -50,7 +63,8 @@ export class CampaignDto {
     description: 'PENDING (accepted), FANNING_OUT (creating its messages), QUEUED (all messages queued), COMPLETED (none left to send)',
   })
   status: CampaignStatus;
-  @ApiProperty({ example: 1200, description: 'Messages of the campaign (contacts matched)' }) total: number;
+  @ApiProperty({ example: 1200, description: 'Messages of the campaign: the contacts that get one' }) total: number;
+  @ApiProperty({ example: 12, description: 'Contacts of the audience left out because they opted out of the channel' }) skipped: number;
   @ApiProperty({ example: 300, description: 'Not sent yet (QUEUED or SCHEDULED)' }) queued: number;
   @ApiProperty({ example: 890, description: 'Sent (SENT, DELIVERED or READ)' }) sent: number;
   @ApiProperty({ example: 10 }) failed: number;

@@ -58,6 +58,17 @@ export class WhatsAppProvider implements MessageSender<WhatsAppCredentials> {
   }
 
   private payload(message: OutboundMessage): Record<string, unknown> {
+    if (message.template) {
+      const { name, language, parameters } = message.template;
+      return {
+        type: 'template',
+        template: {
+          name,
+          language: { code: language },
+          components: parameters.length > 0 ? [{ type: 'body', parameters: parameters.map((text) => ({ type: 'text', text })) }] : [],
+        },
+      };
+    }
     if (!message.mediaUrl) return { type: 'text', text: { preview_url: false, body: message.text } };
     const kind = mediaKind(message.mediaUrl);
     // Audio messages carry no caption in the Cloud API.

@@ -163,6 +163,14 @@ export class ContactDto {
   @ApiProperty({ example: 'ana.souza', nullable: true, type: String }) instagramId: string | null;
   @ApiProperty({ example: ['newsletter', 'vip'], type: [String] }) tags: string[];
   @ApiProperty({ type: ConsentMapDto, description: 'Consent per channel (see PUT /api/contacts/{id}/consent)' }) consent: ConsentMap;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    example: '2026-12-02T12:00:00.000Z',
+    description: "The WhatsApp customer-service window: the contact's last inbound message + 24 h (free-form messages only until then), or null",
+  })
+  whatsappWindowExpiresAt: string | null;
   @ApiProperty({ format: 'date-time', example: '2026-11-20T12:00:00.000Z' }) createdAt: string;
   @ApiProperty({ format: 'date-time', example: '2026-11-20T12:00:00.000Z' }) updatedAt: string;
 }

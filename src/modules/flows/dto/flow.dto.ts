@@ -15,14 +15,17 @@ import {
 } from 'class-validator';
 import { Channel, TriggerType } from '../../../generated/prisma/enums';
 import { TAG_MAX } from '../../contacts/contact-fields';
+import { TemplateMessageDto } from '../../messages/dto/message.dto';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export class SendMessageStepDto {
   @ApiProperty({ enum: ['SEND_MESSAGE'] }) type: 'SEND_MESSAGE';
   @ApiProperty({ enum: Channel, example: 'WHATSAPP' }) channel: Channel;
-  @ApiProperty({ example: 'Oi {{nome}}, obrigado pela compra!', description: 'A template, rendered per contact' })
-  content: string;
+  @ApiPropertyOptional({ example: 'Oi {{nome}}, obrigado pela compra!', description: 'The text, rendered per contact (or `template`)' })
+  content?: string;
+  @ApiPropertyOptional({ type: TemplateMessageDto, description: 'WHATSAPP only, instead of content: an approved template, checked when the flow is saved' })
+  template?: TemplateMessageDto;
 }
 
 export class WaitStepDto {
@@ -65,6 +68,19 @@ export class FlowTriggerDto {
   @IsNotEmpty()
   @MaxLength(TAG_MAX)
   tag?: string;
+
+  @ApiPropertyOptional({
+    example: 'QUERO',
+    description:
+      'INBOUND_MESSAGE only: start only when the inbound text equals it (trimmed, without case or accents: "quero " starts it, "quero mais" does not); ' +
+      'without it, every inbound message starts the flow',
+  })
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  keyword?: string;
 }
 
 @ApiExtraModels(SendMessageStepDto, WaitStepDto, TagStepDto)
@@ -99,6 +115,7 @@ export class UpdateFlowDto extends PartialType(CreateFlowDto) {}
 export class FlowTriggerResponseDto {
   @ApiProperty({ enum: TriggerType, example: 'TAG_ADDED' }) type: TriggerType;
   @ApiProperty({ example: 'vip', nullable: true, type: String }) tag: string | null;
+  @ApiProperty({ example: null, nullable: true, type: String, description: 'INBOUND_MESSAGE flows: the keyword, if any' }) keyword: string | null;
 }
 
 @ApiExtraModels(SendMessageStepDto, WaitStepDto, TagStepDto)

@@ -37,6 +37,11 @@ export interface FlowStepHandler<S extends FlowStep = FlowStep> {
   /** Problems with a step's fields, each as `<field> <problem>` (the caller prefixes `steps[i].`). */
   validate(step: Record<string, unknown>): string[];
   /**
+   * Problems that depend on the organization (a template it cannot send, say),
+   * checked when the flow is saved (`422`); same format as `validate`.
+   */
+  check?(step: S, scope: TenantScope): Promise<string[]>;
+  /**
    * Performs the step. Throw bullmq's UnrecoverableError for a failure a retry
    * cannot fix; any other error is retried with the `flows` queue's backoff.
    */

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { TenantScope } from '../../../core/auth/tenant-scope';
 import { FLOW_STEP_HANDLERS, FlowStep, FlowStepHandler } from './flow-step-handler';
 
 export const MAX_FLOW_STEPS = 50;
@@ -37,6 +38,16 @@ export class FlowStepRegistry {
       .filter((key) => key !== 'type' && !handler.fields.includes(key))
       .map((key) => `${path}.${key} should not exist`);
     return [...handler.validate(record).map((problem) => `${path}.${problem}`), ...unknown];
+  }
+
+  /** The organization-dependent checks of a validated list (FlowStepHandler.check), each naming its step. */
+  async check(steps: FlowStep[], scope: TenantScope): Promise<string[]> {
+    const problems: string[] = [];
+    for (const [i, step] of steps.entries()) {
+      const handler = this.byType.get(step.type);
+      if (handler?.check) problems.push(...(await handler.check(step, scope)).map((p) => `steps[${i}].${p}`));
+    }
+    return problems;
   }
 
   /** The stored form of a validated list: only the known properties, in a stable order. */

@@ -1,11 +1,44 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsEnum, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsDateString, IsEnum, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import { PaginatedMetaDto, PaginationQueryDto } from '../../../core/http/pagination.dto';
-import { MessageStatus } from '../../../generated/prisma/enums';
+import { MessageDirection, MessageStatus } from '../../../generated/prisma/enums';
 import { BUILT_IN_CHANNELS, CHANNEL_NAME } from '../../channels/channel-extension';
 
 /** A full date-time with its zone: a bare date is not a moment. */
 export const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A WhatsApp template message: an approved template of the account, its variables each a Zyva template rendered per contact. */
+export class TemplateMessageDto {
+  @ApiProperty({ example: 'promo_aniversario', description: 'The template name, as synced (GET /api/channels/whatsapp/templates)' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(512)
+  name: string;
+
+  @ApiProperty({ example: 'pt_BR' })
+  @IsString()
+  @Matches(/^[a-z]{2,3}(_[A-Z]{2})?$/, { message: 'template.language must be a language code such as pt_BR or en' })
+  language: string;
+
+  @ApiProperty({
+    type: [String],
+    example: ['{{nome}}', 'ANIVER10'],
+    description: 'One value per {{1}}…{{n}} of the template body, in order; each may use {{nome}}, {{name}}, {{email}}, {{phone}}',
+  })
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @MaxLength(1024, { each: true })
+  variables: string[];
+}
+
+/** Stored with a template message: what was asked, before rendering. */
+export interface TemplateRef {
+  name: string;
+  language: string;
+  variables: string[];
+}
 
 export class CreateMessageDto {
   @ApiProperty({ example: 'cm3x1contact00' })
@@ -19,15 +52,24 @@ export class CreateMessageDto {
   @Matches(CHANNEL_NAME, { message: `channel must be one of the following values: ${BUILT_IN_CHANNELS.join(', ')}` })
   channel: string;
 
-  @ApiProperty({
+  @ApiPropertyOptional({
     example: 'Olá {{nome}}! Sua encomenda chegou.',
-    description: 'A template: {{nome}}, {{name}}, {{email}} and {{phone}} are replaced with the contact\'s values; nothing is evaluated.',
+    description:
+      "The text (required unless `template` is given): {{nome}}, {{name}}, {{email}} and {{phone}} are replaced with the contact's values; " +
+      'nothing is evaluated. On WHATSAPP through the store’s own number, free-form text is only sent inside the 24-hour window.',
     maxLength: 4096,
   })
+  @ValidateIf((dto: CreateMessageDto) => dto.template === undefined || dto.content !== undefined)
   @IsString()
   @IsNotEmpty()
   @MaxLength(4096)
-  content: string;
+  content?: string;
+
+  @ApiPropertyOptional({ type: TemplateMessageDto, description: 'WHATSAPP only, instead of content: an approved message template' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => TemplateMessageDto)
+  template?: TemplateMessageDto;
 
   @ApiPropertyOptional({ example: 'https://cdn.lojadaana.com.br/promo.jpg', description: 'Image, video, audio or document sent with the text' })
   @IsOptional()
@@ -43,6 +85,11 @@ export class CreateMessageDto {
 }
 
 export class MessageListQueryDto extends PaginationQueryDto {
+  @ApiPropertyOptional({ enum: MessageDirection, description: 'OUTBOUND (sent by the store) or INBOUND (received from contacts)' })
+  @IsOptional()
+  @IsEnum(MessageDirection)
+  direction?: MessageDirection;
+
   @ApiPropertyOptional({ enum: MessageStatus })
   @IsOptional()
   @IsEnum(MessageStatus)
@@ -76,7 +123,9 @@ export class MessageDto {
   @ApiProperty({ example: 'cm3x1message00' }) id: string;
   @ApiProperty({ example: 'cm3x1contact00' }) contactId: string;
   @ApiProperty({ enum: BUILT_IN_CHANNELS, example: 'WHATSAPP' }) channel: string;
-  @ApiProperty({ example: 'Olá {{nome}}! Sua encomenda chegou.' }) content: string;
+  @ApiProperty({ enum: MessageDirection, example: 'OUTBOUND' }) direction: MessageDirection;
+  @ApiProperty({ example: 'Olá Ana! Sua encomenda chegou.', description: 'The text; for a template message, its body with the variables filled in' }) content: string;
+  @ApiProperty({ nullable: true, type: TemplateMessageDto, description: 'The template a template message was sent with' }) template: TemplateRef | null;
   @ApiProperty({ nullable: true, type: String, example: null }) mediaUrl: string | null;
   @ApiProperty({ enum: MessageStatus, example: 'SENT' }) status: MessageStatus;
   @ApiProperty({ nullable: true, type: String, example: 'wamid.HBgLNTUxMTk5OTk5OTk5ORUCABEYEjQ3' }) externalId: string | null;

@@ -1,0 +1,32 @@
+import { UnprocessableEntityException } from '@nestjs/common';
+import type { SendRoute } from '../../generated/prisma/enums';
+
+/** Consent applies to Zyva's own channels; an extension's channel has no consent to ask. */
+export const CONSENT_CHANNELS: ReadonlySet<string> = new Set(['WHATSAPP', 'EMAIL', 'SMS', 'INSTAGRAM_DM']);
+
+export const OUTSIDE_WINDOW = 'outside the 24-hour window: send an approved template';
+
+/** The contact opted out of the channel: nothing is sent to it there. */
+export class ContactOptedOutException extends UnprocessableEntityException {
+  constructor(channel: string) {
+    super(`The contact opted out of ${channel} messages; nothing was sent or consumed.`);
+  }
+}
+
+/** WhatsApp free-form text outside the customer-service window. */
+export class OutsideWindowException extends UnprocessableEntityException {
+  constructor() {
+    super(`${OUTSIDE_WINDOW} (the contact has not written to this number in the last 24 hours; free-form text would not be delivered)`);
+  }
+}
+
+/**
+ * Whether WhatsApp's 24-hour rule refuses this send: free-form text through a
+ * store's own number (whose inbound messages Zyva receives, so it knows the
+ * window) while the contact's window is closed. Templates always go; through
+ * the platform's number or in sandbox Zyva cannot see the window and sends as asked.
+ */
+export function outsideWindow(channel: string, route: SendRoute | null, isTemplate: boolean, windowExpiresAt: Date | null, now = new Date()): boolean {
+  if (channel !== 'WHATSAPP' || route !== 'CONNECTION' || isTemplate) return false;
+  return !windowExpiresAt || windowExpiresAt.getTime() <= now.getTime();
+}
