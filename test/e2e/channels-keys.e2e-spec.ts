@@ -38,7 +38,9 @@ describe('channel secrets: key rotation and the key ring (e2e)', () => {
     return t;
   };
   const sendOne = async (app: TestApp, text: string) => {
-    const contact = await app.prisma.contact.create({ data: { organizationId: user.organizationId, name: 'Cliente', phone: `+55119${Math.floor(1e7 + Math.random() * 8e7)}` } });
+    const contact = await app.prisma.contact.create({
+      data: { organizationId: user.organizationId, name: 'Cliente', phone: `+55119${Math.floor(1e7 + Math.random() * 8e7)}`, whatsappWindowExpiresAt: new Date(Date.now() + 3600_000) },
+    });
     const res = await app.http.post('/api/messages').set(bearer(user.token)).set('X-Forwarded-For', randomIp()).send({ contactId: contact.id, channel: 'WHATSAPP', content: text });
     expect(res.status).toBe(202);
     return waitFor(async () => {

@@ -81,7 +81,14 @@ describe('sending through channel connections (e2e)', () => {
   }
   const contact = (user: RegisteredUser) =>
     api.prisma.contact.create({
-      data: { organizationId: user.organizationId, name: 'Cliente', phone: `+55119${Math.floor(10000000 + Math.random() * 89999999)}`, email: `c-${randomBytes(4).toString('hex')}@cliente.dev` },
+      data: {
+        organizationId: user.organizationId,
+        name: 'Cliente',
+        phone: `+55119${Math.floor(10000000 + Math.random() * 89999999)}`,
+        email: `c-${randomBytes(4).toString('hex')}@cliente.dev`,
+        // They wrote to the store recently: free-form WhatsApp text is inside the 24-hour window.
+        whatsappWindowExpiresAt: new Date(Date.now() + 3600_000),
+      },
     });
   const send = async (user: RegisteredUser, body: Record<string, unknown>) => {
     const res = await api.http.post('/api/messages').set(bearer(user.token)).set('X-Forwarded-For', randomIp()).send(body);

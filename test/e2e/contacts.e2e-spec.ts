@@ -55,6 +55,7 @@ describe('Contacts (e2e)', () => {
       instagramId: 'ana.souza',
       tags: ['newsletter', 'vip'],
       consent: { WHATSAPP: 'UNKNOWN', EMAIL: 'UNKNOWN', SMS: 'UNKNOWN', INSTAGRAM_DM: 'UNKNOWN' },
+      whatsappWindowExpiresAt: null,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });

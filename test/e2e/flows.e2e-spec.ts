@@ -93,7 +93,7 @@ describe('flows (e2e)', () => {
     const cases: [object, string][] = [
       [{ name: 'x', trigger: { type: 'TAG_ADDED' }, steps: [{ type: 'WAIT', seconds: 1 }] }, 'trigger.tag should not be empty'],
       [{ name: 'x', trigger: { type: 'MANUAL', tag: 'vip' }, steps: [{ type: 'WAIT', seconds: 1 }] }, 'trigger.tag is only allowed when trigger.type is TAG_ADDED'],
-      [{ name: 'x', trigger: { type: 'CRON' }, steps: [{ type: 'WAIT', seconds: 1 }] }, 'trigger.type must be one of the following values: MANUAL, TAG_ADDED, BIRTHDAY, WEBHOOK'],
+      [{ name: 'x', trigger: { type: 'CRON' }, steps: [{ type: 'WAIT', seconds: 1 }] }, 'trigger.type must be one of the following values: MANUAL, TAG_ADDED, BIRTHDAY, WEBHOOK, INBOUND_MESSAGE'],
       [{ name: 'x', trigger: { type: 'MANUAL' }, steps: [] }, 'steps must contain at least 1 step'],
       [{ name: 'x', trigger: { type: 'MANUAL' }, steps: { type: 'WAIT' } }, 'steps must be an array'],
       [{ name: '   ', trigger: { type: 'MANUAL' }, steps: [{ type: 'WAIT', seconds: 1 }] }, 'name should not be empty'],

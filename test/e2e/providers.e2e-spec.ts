@@ -86,6 +86,7 @@ describe('outbound providers: Resend, Twilio, Instagram DM, timeouts, sandbox (e
 
   it('sends EMAIL through Resend with the message id as Idempotency-Key and the first line as subject', async () => {
     const c = await contact();
+    const orgName = (await t.prisma.organization.findUniqueOrThrow({ where: { id: user.organizationId } })).name;
     const id = await send({ contactId: c.id, channel: 'EMAIL', content: 'Oi {{nome}}, chegou!\nSeu pedido <b>#12</b> está pronto.' });
     const m = await settled(id);
     expect(m.status).toBe('SENT');
@@ -94,12 +95,17 @@ describe('outbound providers: Resend, Twilio, Instagram DM, timeouts, sandbox (e
     expect(calls).toHaveLength(1);
     const [call] = calls;
     expect(call.headers.authorization).toBe(`Bearer ${RESEND_KEY}`);
+    // A store's email: one-click unsubscribe in the headers and the footer (consent-enforcement.e2e-spec.ts checks the link).
+    const unsubscribe = (call.body.headers['List-Unsubscribe'] as string).slice(1, -1);
     expect(call.body).toEqual({
       from: 'Loja Zyva <loja@zyva.dev>',
       to: [c.email],
       subject: 'Oi Bia Lima, chegou!',
-      text: 'Oi Bia Lima, chegou!\nSeu pedido <b>#12</b> está pronto.',
-      html: '<p>Oi Bia Lima, chegou!<br>Seu pedido &lt;b&gt;#12&lt;/b&gt; está pronto.</p>',
+      text: `Oi Bia Lima, chegou!\nSeu pedido <b>#12</b> está pronto.\n\n--\nPara não receber mais e-mails de ${orgName}: ${unsubscribe}`,
+      html:
+        '<p>Oi Bia Lima, chegou!<br>Seu pedido &lt;b&gt;#12&lt;/b&gt; está pronto.</p>' +
+        `<hr><p style="font-size:12px;color:#666">Para não receber mais e-mails de ${orgName}, <a href="${unsubscribe}">cancele a inscrição</a>.</p>`,
+      headers: { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
     });
     expect(m.externalId).toBe(resend.deliveries.find((d) => d.idempotencyKey === `message-${id}`)!.id);
   });
