@@ -161,6 +161,15 @@ export class EnvironmentVariables {
   TWITTER_API_URL = 'https://api.x.com';
   @Transform(emptyToUndefined) @IsOptional() @IsString() TWITTER_BEARER_TOKEN?: string;
 
+  /**
+   * Sends per second through the platform's own accounts, across every worker
+   * (a store's connection has its own maxPerSecond). Defaults: the providers'.
+   */
+  @IsInt() @Min(1) @Max(100000) WHATSAPP_MAX_PER_SECOND: number = 80;
+  @IsInt() @Min(1) @Max(100000) RESEND_MAX_PER_SECOND: number = 2;
+  @IsInt() @Min(1) @Max(100000) TWILIO_MAX_PER_SECOND: number = 1;
+  @IsInt() @Min(1) @Max(100000) INSTAGRAM_MAX_PER_SECOND: number = 10;
+
   /** Timeout of one outbound provider call, in milliseconds. */
   @IsInt()
   @Min(100)

@@ -39,6 +39,8 @@ export interface JobPayloads {
     accepted?: { externalId: string; channel: string };
     /** Consecutive throttling pauses (each doubles the next when the provider says nothing). */
     throttled?: number;
+    /** The pace slot (epoch ms) this job waits for: it sends at that time without taking another. */
+    paceSlot?: number;
   };
   [JobName.ReconcileMessages]: Record<string, never>;
   [JobName.FanOutCampaign]: { campaignId: string; organizationId: string };

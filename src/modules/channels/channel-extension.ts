@@ -63,6 +63,8 @@ export interface ChannelKind<C extends Credentials = Credentials> {
   check(credentials: C): Promise<ConnectionCheck>;
   /** The platform's own credentials from its variables, when every one the kind needs is set. */
   platformCredentials(): C | undefined;
+  /** Sends per second through the platform's account (null: not paced); defaultMaxPerSecond when absent. */
+  platformMaxPerSecond?(): number | null;
 }
 
 /** The contact fields a channel may address a message to. */

@@ -18,6 +18,7 @@ import { WhatsAppProvider } from './providers/whatsapp.provider';
 import { FacebookPublisher } from './publishers/facebook.publisher';
 import { InstagramPublisher } from './publishers/instagram.publisher';
 import { TwitterPublisher } from './publishers/twitter.publisher';
+import { PaceService } from './pacing/pace.service';
 import { ChannelRouter } from './routing/channel-router';
 import { WhatsAppTemplatesController } from './templates/whatsapp-templates.controller';
 import { WhatsAppTemplatesService } from './templates/whatsapp-templates.service';
@@ -60,7 +61,8 @@ import { ProviderWebhooksService } from './webhooks/provider-webhooks.service';
     ChannelEvents,
     ProviderWebhooksService,
     WhatsAppTemplatesService,
+    PaceService,
   ],
-  exports: [ProviderHttp, ResendClient, ChannelRegistry, ChannelRouter, ChannelEvents, ConnectionsService, WhatsAppTemplatesService],
+  exports: [ProviderHttp, ResendClient, ChannelRegistry, ChannelRouter, ChannelEvents, ConnectionsService, WhatsAppTemplatesService, PaceService],
 })
 export class ChannelsModule {}

@@ -53,6 +53,7 @@ type Row = Omit<MessageToSend, 'connection'> & {
   connConfig: unknown;
   connSecrets: string | null;
   connError: string | null;
+  connMaxPerSecond: number | null;
 };
 
 const COLUMNS = Prisma.sql`
@@ -61,7 +62,7 @@ const COLUMNS = Prisma.sql`
   c.id AS "contactFound", c.name, c.email, c.phone, c."instagramId", c."whatsappWindowExpiresAt",
   cs.status::text AS consent, o.name AS "organizationName",
   cc.id AS "connId", cc."organizationId" AS "connOrg", cc.kind AS "connKind", cc.status::text AS "connStatus", cc.version AS "connVersion",
-  cc.config AS "connConfig", cc.secrets AS "connSecrets", cc.error AS "connError"`;
+  cc.config AS "connConfig", cc.secrets AS "connSecrets", cc.error AS "connError", cc."maxPerSecond" AS "connMaxPerSecond"`;
 
 const JOINS = Prisma.sql`
   JOIN organizations o ON o.id = m."organizationId"
@@ -70,11 +71,21 @@ const JOINS = Prisma.sql`
   LEFT JOIN channel_connections cc ON cc.id = m."connectionId"`;
 
 function toMessage(row: Row): MessageToSend {
-  const { connId, connOrg, connKind, connStatus, connVersion, connConfig, connSecrets, connError, ...message } = row;
+  const { connId, connOrg, connKind, connStatus, connVersion, connConfig, connSecrets, connError, connMaxPerSecond, ...message } = row;
   return {
     ...message,
     connection: connId
-      ? { id: connId, organizationId: connOrg!, kind: connKind!, status: connStatus!, version: connVersion!, config: connConfig, secrets: connSecrets!, error: connError }
+      ? {
+          id: connId,
+          organizationId: connOrg!,
+          kind: connKind!,
+          status: connStatus!,
+          version: connVersion!,
+          maxPerSecond: connMaxPerSecond,
+          config: connConfig,
+          secrets: connSecrets!,
+          error: connError,
+        }
       : null,
   };
 }
@@ -149,7 +160,7 @@ export class MessageSendRepository {
    * Gives a claimed message back for a later attempt (the provider refused it
    * for now). A throttling pause takes back the attempt it counted: it was not one.
    */
-  async release(id: string, errorMessage: string, attemptCounts: boolean): Promise<boolean> {
+  async release(id: string, errorMessage: string | undefined, attemptCounts: boolean): Promise<boolean> {
     const { count } = await this.prisma.message.updateMany({
       where: { id, status: 'SENDING' },
       data: { status: 'QUEUED', claimedAt: null, uncertainSince: null, errorMessage, ...(attemptCounts ? {} : { attempts: { decrement: 1 } }) },

@@ -8,6 +8,7 @@ import type { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter, RouteUnavailableError } from '../channels/routing/channel-router';
 import type { ConsentService } from '../contacts/consent/consent.service';
 import type { MessageQuota } from '../organizations/message-quota';
+import type { PaceService } from '../channels/pacing/pace.service';
 import type { DeliveryStatusService } from './delivery-status.service';
 import type { MessageSendRepository, MessageToSend } from './message-send.repository';
 import { MessageSenderService, SendMessageJob } from './message-sender.service';
@@ -83,12 +84,16 @@ function setup(sender: Partial<MessageSender> & Pick<MessageSender, 'unknownOutc
     ...sender,
   } as MessageSender;
   const registry = { sender: () => provider } as unknown as ChannelRegistry;
-  const router = { credentialsFor: jest.fn(() => ({ sandbox: false, credentials: { accessToken: 't' }, connectionId: 'conn1' })) } as unknown as ChannelRouter;
+  const router = {
+    credentialsFor: jest.fn(() => ({ sandbox: false, credentials: { accessToken: 't' }, connectionId: 'conn1' })),
+    paceOf: jest.fn(() => undefined),
+  } as unknown as ChannelRouter;
   const statuses = { applyPending: jest.fn(async () => 0) } as unknown as DeliveryStatusService;
   const consent = { unsubscribeUrl: () => 'https://zyva.test/api/unsubscribe/t' } as unknown as ConsentService;
   const quota = { release: jest.fn(async () => 0) } as unknown as MessageQuota;
+  const pace = { reserve: jest.fn(async () => 0), throttle: jest.fn(async () => 1000) } as unknown as PaceService;
   const config = { WORKER_LOCK_DURATION_MS: LOCK_MS, UNCERTAIN_SEND_WAIT_MS: WAIT_MS } as AppConfig;
-  const service = new MessageSenderService(repository as unknown as MessageSendRepository, registry, router, statuses, consent, quota, config);
+  const service = new MessageSenderService(repository as unknown as MessageSendRepository, registry, router, statuses, consent, quota, pace, config);
   return { service, repository, provider, router, statuses };
 }
 

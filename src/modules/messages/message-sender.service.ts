@@ -16,6 +16,7 @@ import { fillTemplate } from '../channels/templates/whatsapp-templates.service';
 import { ConsentService } from '../contacts/consent/consent.service';
 import type { Channel } from '../../generated/prisma/enums';
 import { MessageQuota } from '../organizations/message-quota';
+import { LATENESS_MS, PaceAccount, PaceService } from '../channels/pacing/pace.service';
 import { CONSENT_CHANNELS, OUTSIDE_WINDOW, outsideWindow } from './send-rules';
 
 export type SendMessageJob = Job<JobPayloads[JobName.SendMessage]>;
@@ -34,6 +35,9 @@ const LOOKUP_DELAY_MS = 5000;
 /** A throttled account waits at least this long when the provider does not say, doubling per consecutive pause. */
 const THROTTLE_PAUSE_MS = 1000;
 const MAX_THROTTLE_PAUSE_MS = 60_000;
+
+/** A pace slot this close is waited for in the worker; a later one puts the job back until then. */
+const IN_PROCESS_WAIT_MS = 250;
 
 const RECIPIENT_LABEL: Record<string, string> = { phone: 'phone number', email: 'email address', instagramId: 'Instagram id' };
 
@@ -69,6 +73,7 @@ export class MessageSenderService {
     private readonly statuses: DeliveryStatusService,
     private readonly consent: ConsentService,
     private readonly quota: MessageQuota,
+    private readonly pace: PaceService,
     private readonly config: AppConfig,
   ) {
     this.claims = new Batcher(async (ids) => {
@@ -129,12 +134,14 @@ export class MessageSenderService {
     const sentContent = message.template ? outbound.text : undefined;
     if (route.sandbox) return this.recordSent(job, token, message.id, message.channel, `sandbox_${randomUUID()}`, true, sentContent);
 
+    const pace = this.router.paceOf(sender!.kind, message.route, message.connection);
+    if (pace) await this.waitForSlot(job, token, message, pace);
     const context = this.contextOf(message, route.credentials);
     let externalId: string;
     try {
       externalId = (await sender!.send(outbound, context)).externalId;
     } catch (error) {
-      return this.afterFailedCall(job, token, message, sender!, route.connectionId, error);
+      return this.afterFailedCall(job, token, message, sender!, route.connectionId, error, pace);
     }
     return this.recordSent(job, token, message.id, message.channel, externalId, false, sentContent);
   }
@@ -207,6 +214,7 @@ export class MessageSenderService {
     sender: MessageSender,
     connectionId: string | null,
     error: unknown,
+    pace?: PaceAccount,
   ): Promise<SendOutcome> {
     const providerError = error instanceof ProviderError ? error : undefined;
     if (isAuthenticationFailure(error)) {
@@ -216,7 +224,14 @@ export class MessageSenderService {
       return this.fail(message, `${error.message} (the connection's credentials were refused; fix them with PUT /api/channels/${sender.kind})`);
     }
     if (providerError?.throttled && token) {
+      // Not an attempt: the account pauses (every worker's next slot moves past it) and the message goes after the pause.
       await this.repository.release(message.id, providerError.message, false);
+      if (pace) {
+        const pause = await this.pace.throttle(pace, providerError.retryAfterMs);
+        const wait = Math.max(pause, await this.pace.reserve(pace));
+        await job.updateData({ ...job.data, paceSlot: Date.now() + wait });
+        throw await this.postpone(job, token, wait, `throttled: ${pause} ms pause`);
+      }
       throw await this.postpone(job, token, this.throttlePause(job, providerError), 'throttled');
     }
     if (!providerError || providerError.unknownOutcome) return this.afterUnknownOutcome(job, token, message, sender, error as Error);
@@ -306,6 +321,28 @@ export class MessageSenderService {
     return this.again(message, claimedAt);
   }
 
+  /**
+   * Waits for the account's next slot: in the worker when it is near, else
+   * the claim is given back (no attempt used) and the job returns at its slot,
+   * which it then uses without taking another. A slot missed by more than the
+   * pace's lateness margin is taken again, so a backlog never sends in a burst.
+   */
+  private async waitForSlot(job: SendMessageJob, token: string | undefined, message: MessageToSend, pace: PaceAccount): Promise<void> {
+    const slot = job.data.paceSlot;
+    if (slot !== undefined && Date.now() >= slot - IN_PROCESS_WAIT_MS && Date.now() - slot <= LATENESS_MS) {
+      if (slot > Date.now()) await sleep(slot - Date.now());
+      return;
+    }
+    const wait = await this.pace.reserve(pace);
+    if (wait <= IN_PROCESS_WAIT_MS || !token) {
+      if (wait > 0) await sleep(wait);
+      return;
+    }
+    await this.repository.release(message.id, undefined, false);
+    await job.updateData({ ...job.data, paceSlot: Date.now() + wait });
+    throw await this.postpone(job, token, wait, 'paced');
+  }
+
   /** The earlier attempt did not go out: claim the message again for a new attempt, if one is left. */
   private async again(message: MessageToSend, claimedAt: Date): Promise<MessageToSend | undefined> {
     if (message.attempts >= MAX_SEND_ATTEMPTS) {
@@ -338,3 +375,5 @@ export class MessageSenderService {
     return new DelayedError(`message ${job.data.messageId} postponed ${Math.round(ms)} ms: ${why}`);
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -80,6 +80,10 @@ export class EmailKind implements ChannelKind<EmailCredentials> {
     return { accountKey: null, account: { from: c.from, domain } };
   }
 
+  platformMaxPerSecond(): number {
+    return this.config.RESEND_MAX_PER_SECOND;
+  }
+
   platformCredentials(): EmailCredentials | undefined {
     const { RESEND_API_KEY, EMAIL_FROM, RESEND_WEBHOOK_SECRET } = this.config;
     return RESEND_API_KEY ? { apiKey: RESEND_API_KEY, from: EMAIL_FROM, webhookSecret: RESEND_WEBHOOK_SECRET } : undefined;

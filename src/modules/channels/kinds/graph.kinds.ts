@@ -67,6 +67,10 @@ export class InstagramKind implements ChannelKind<InstagramCredentials> {
     return { accountKey: c.accountId, account: { accountId: c.accountId, username: body?.username ?? null } };
   }
 
+  platformMaxPerSecond(): number {
+    return this.config.INSTAGRAM_MAX_PER_SECOND;
+  }
+
   platformCredentials(): InstagramCredentials | undefined {
     const { INSTAGRAM_ACCOUNT_ID, INSTAGRAM_TOKEN } = this.config;
     return INSTAGRAM_ACCOUNT_ID && INSTAGRAM_TOKEN ? { accountId: INSTAGRAM_ACCOUNT_ID, accessToken: INSTAGRAM_TOKEN } : undefined;

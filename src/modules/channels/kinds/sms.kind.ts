@@ -72,6 +72,10 @@ export class SmsKind implements ChannelKind<SmsCredentials> {
     return { accountKey: c.accountSid, account: { accountSid: c.accountSid, from: c.from, friendlyName: account.friendly_name ?? null } };
   }
 
+  platformMaxPerSecond(): number {
+    return this.config.TWILIO_MAX_PER_SECOND;
+  }
+
   platformCredentials(): SmsCredentials | undefined {
     const { TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM } = this.config;
     return TWILIO_ACCOUNT_SID && TWILIO_AUTH_TOKEN && TWILIO_FROM ? { accountSid: TWILIO_ACCOUNT_SID, authToken: TWILIO_AUTH_TOKEN, from: TWILIO_FROM } : undefined;

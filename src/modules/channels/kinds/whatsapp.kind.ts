@@ -65,6 +65,10 @@ export class WhatsAppKind implements ChannelKind<WhatsAppCredentials> {
     };
   }
 
+  platformMaxPerSecond(): number {
+    return this.config.WHATSAPP_MAX_PER_SECOND;
+  }
+
   platformCredentials(): WhatsAppCredentials | undefined {
     const { WHATSAPP_PHONE_ID, WHATSAPP_TOKEN, WHATSAPP_BUSINESS_ACCOUNT_ID } = this.config;
     if (!WHATSAPP_PHONE_ID || !WHATSAPP_TOKEN) return undefined;

@@ -6,6 +6,7 @@ import type { SendRoute } from '../../../generated/prisma/enums';
 import type { ChannelKind, Credentials } from '../channel-extension';
 import { ChannelRegistry } from '../channel-registry';
 import { ConnectionSecrets } from '../connections/connection-secrets';
+import { PaceAccount, paceKeys } from '../pacing/pace.service';
 
 export interface RouteChoice {
   route: SendRoute;
@@ -19,6 +20,7 @@ export interface ConnectionForSend {
   kind: string;
   status: string;
   version: number;
+  maxPerSecond: number | null;
   config: unknown;
   secrets: string;
   error: string | null;
@@ -99,6 +101,17 @@ export class ChannelRouter {
         throw new RouteUnavailableError(`${label} is not connected`);
       }
     }
+  }
+
+  /** The limiter a send of this route is paced by: the connection's, or the platform account's; none in sandbox or when unpaced. */
+  paceOf(kind: string, route: SendRoute | null, connection: ConnectionForSend | null): PaceAccount | undefined {
+    if (route === 'SANDBOX') return undefined;
+    if (route === 'CONNECTION') {
+      return connection?.maxPerSecond ? { key: paceKeys.connection(connection.organizationId, connection.id), perSecond: connection.maxPerSecond } : undefined;
+    }
+    const definition = this.definition(kind);
+    const perSecond = definition.platformMaxPerSecond ? definition.platformMaxPerSecond() : definition.defaultMaxPerSecond;
+    return perSecond ? { key: paceKeys.platform(kind), perSecond } : undefined;
   }
 
   private open(connection: ConnectionForSend): Credentials {

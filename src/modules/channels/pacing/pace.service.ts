@@ -1,0 +1,89 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { REDIS } from '../../../core/redis/redis.constants';
+
+/** Who a send is paced as: a store's connection, or one of the platform's own accounts. */
+export interface PaceAccount {
+  /** The limiter's Redis key: `zyva:pace:{<orgId>}:<connectionId>` or `zyva:pace:platform:<kind>`. */
+  key: string;
+  perSecond: number;
+}
+
+export const paceKeys = {
+  connection: (organizationId: string, connectionId: string) => `zyva:pace:{${organizationId}}:${connectionId}`,
+  platform: (kind: string) => `zyva:pace:platform:${kind}`,
+};
+
+/**
+ * How late a worker may send after its slot (event loop, network) without the
+ * provider seeing more than `perSecond` in any one second: slots are spaced
+ * (1000 + LATENESS_MS) / perSecond apart, about 10% under the limit.
+ */
+export const LATENESS_MS = 100;
+/** The longest a throttled account waits when the provider does not say (doubling from 1 s). */
+const MAX_PAUSE_MS = 60_000;
+
+/**
+ * One hash per account (`tat`: the next free slot, `pausedUntil`, `streak`
+ * of pauses the provider left unspecified), timed by Redis' own clock so
+ * every worker shares it. `reserve` hands out the next slot and answers how
+ * long to wait for it; `throttle` pushes every later slot past the pause the
+ * provider asked for (or 1 s, doubling while throttling goes on).
+ */
+const PACE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local h = redis.call('HMGET', KEYS[1], 'tat', 'pausedUntil', 'streak')
+local tat = tonumber(h[1]) or now
+if tat < now then tat = now end
+if ARGV[1] == 'reserve' then
+  redis.call('HSET', KEYS[1], 'tat', tostring(tat + tonumber(ARGV[2])))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tat - now) + 60000)
+  return math.floor(tat - now)
+end
+local pausedUntil = tonumber(h[2]) or 0
+if now < pausedUntil then return pausedUntil - now end
+local streak = tonumber(h[3]) or 0
+if now - pausedUntil > tonumber(ARGV[4]) then streak = 0 end
+local pause = tonumber(ARGV[3])
+if pause < 0 then
+  pause = math.min(tonumber(ARGV[4]), 1000 * (2 ^ streak))
+  streak = streak + 1
+end
+pausedUntil = now + pause
+if tat < pausedUntil then tat = pausedUntil end
+redis.call('HSET', KEYS[1], 'tat', tostring(tat), 'pausedUntil', pausedUntil, 'streak', streak)
+redis.call('PEXPIRE', KEYS[1], math.ceil(tat - now) + 60000)
+return pause`;
+
+type Scripted = { zyvaPace(key: string, op: string, interval: number, pause: number, maxPause: number): Promise<number> };
+
+/**
+ * Each account's `maxPerSecond` across every worker process together: a
+ * Redis limiter per connection (and per platform account), which a send asks
+ * for its slot before calling the provider.
+ */
+@Injectable()
+export class PaceService {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {
+    if (!('zyvaPace' in redis)) redis.defineCommand('zyvaPace', { numberOfKeys: 1, lua: PACE });
+  }
+
+  private get scripted(): Scripted {
+    return this.redis as unknown as Scripted;
+  }
+
+  /** Takes the account's next slot; answers the milliseconds until it. */
+  reserve(account: PaceAccount): Promise<number> {
+    return this.scripted.zyvaPace(account.key, 'reserve', (1000 + LATENESS_MS) / account.perSecond, 0, MAX_PAUSE_MS);
+  }
+
+  /**
+   * The provider throttled the account: no slot before the pause is over.
+   * `retryAfterMs` when the provider said how long; else 1 s, doubling.
+   * Answers the pause. Concurrent throttled sends share one pause.
+   */
+  throttle(account: PaceAccount, retryAfterMs?: number): Promise<number> {
+    return this.scripted.zyvaPace(account.key, 'throttle', 0, retryAfterMs === undefined ? -1 : Math.min(retryAfterMs, 15 * 60_000), MAX_PAUSE_MS);
+  }
+}

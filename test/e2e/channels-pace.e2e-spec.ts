@@ -1,0 +1,104 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { bearer, Fixtures, randomIp, RegisteredUser, SETTLED_STATUSES, waitFor } from '../utils/factories';
+import { StandIn, startWhatsAppStandIn, whatsAppErrors, WhatsAppNumber } from '../utils/provider-stand-ins';
+import { createTestApp, TestApp } from '../utils/test-app';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/**
+ * The pace of a connection holds across worker processes together (a Redis
+ * limiter per connection), and the provider's throttling pauses the account
+ * without using the message's attempts.
+ */
+describe('pace per connection across workers, and throttling (e2e)', () => {
+  let api: TestApp;
+  let fx: Fixtures;
+  let wa: StandIn;
+  let user: RegisteredUser;
+  const children: ChildProcess[] = [];
+  const number: WhatsAppNumber = { phoneNumberId: String(850000000000000 + Math.floor(Math.random() * 1e9)), accessToken: `EAAG-${randomBytes(6).toString('hex')}` };
+
+  beforeAll(async () => {
+    wa = await startWhatsAppStandIn({ numbers: [number] });
+    api = await createTestApp({ WHATSAPP_API_URL: wa.url, APP_ROLE: 'api' });
+    fx = new Fixtures(api);
+    user = await fx.registerUser();
+    await fx.setPlan(user.organizationId, 'ENTERPRISE', { maxMessagesPerMonth: 1_000_000 });
+    const connected = await api.http
+      .put('/api/channels/whatsapp')
+      .set(bearer(user.token))
+      .send({ phoneNumberId: number.phoneNumberId, businessAccountId: '1', accessToken: number.accessToken, maxPerSecond: 5 });
+    expect(connected.body.maxPerSecond).toBe(5);
+    for (let i = 0; i < 2; i++) startWorker();
+  });
+
+  afterAll(async () => {
+    await Promise.all(children.map((child) => stop(child)));
+    await fx.cleanup();
+    await api.close();
+    await wa.close();
+  });
+
+  beforeEach(() => wa.reset());
+
+  function startWorker(): void {
+    const child = spawn(process.execPath, ['-r', './bench/pipeline.register.cjs', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, WHATSAPP_API_URL: wa.url, APP_ROLE: 'worker', WORKER_CONCURRENCY: '20', LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+  }
+
+  function stop(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.on('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+
+  const contact = () =>
+    api.prisma.contact.create({
+      data: { organizationId: user.organizationId, name: 'Cliente', phone: `+55119${Math.floor(1e7 + Math.random() * 8e7)}`, whatsappWindowExpiresAt: new Date(Date.now() + 3600_000) },
+    });
+  const send = async (text: string) => {
+    const c = await contact();
+    const res = await api.http.post('/api/messages').set(bearer(user.token)).set('X-Forwarded-For', randomIp()).send({ contactId: c.id, channel: 'WHATSAPP', content: text });
+    expect(res.status).toBe(202);
+    return res.body.id as string;
+  };
+
+  it('never exceeds maxPerSecond (5) in any 1-second window, with two worker processes sending', async () => {
+    const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => send(`ritmo ${i}`)));
+    const rows = await waitFor(async () => {
+      const r = await api.prisma.message.findMany({ where: { id: { in: ids } } });
+      return r.every((m) => SETTLED_STATUSES.includes(m.status)) ? r : undefined;
+    }, 60000, 100);
+    expect(rows.every((m) => m.status === 'SENT' && m.attempts === 1)).toBe(true);
+    const times = wa.requestsTo('messages').map((r) => r.receivedAt).sort((x, y) => x - y);
+    expect(times).toHaveLength(25);
+    let busiest = 0;
+    for (const start of times) busiest = Math.max(busiest, times.filter((t) => t >= start && t < start + 1000).length);
+    expect(busiest).toBeLessThanOrEqual(5);
+    // And it was paced, not merely slow: 25 sends at 5 a second take about 5 seconds.
+    expect(times[times.length - 1] - times[0]).toBeGreaterThanOrEqual(4000);
+    expect(await api.redis.exists(`zyva:pace:{${user.organizationId}}:${(await api.prisma.channelConnection.findFirstOrThrow({ where: { organizationId: user.organizationId } })).id}`)).toBe(1);
+  }, 90000);
+
+  it('waits out four 130429 answers without using an attempt, then sends: SENT with attempts 1', async () => {
+    wa.script('messages', whatsAppErrors.rateLimited(), whatsAppErrors.rateLimited(), whatsAppErrors.rateLimited(), whatsAppErrors.rateLimited());
+    const id = await send('limitado');
+    const m = await waitFor(async () => {
+      const row = await api.prisma.message.findUniqueOrThrow({ where: { id } });
+      return SETTLED_STATUSES.includes(row.status) ? row : undefined;
+    }, 60000, 100);
+    expect(m).toMatchObject({ status: 'SENT', attempts: 1 });
+    const calls = wa.requestsTo('messages');
+    expect(calls).toHaveLength(5);
+    // The account paused at least 1 s, doubling, between throttled answers (1 + 2 + 4 + 8 s).
+    expect(calls[4].receivedAt - calls[0].receivedAt).toBeGreaterThanOrEqual(14_000);
+  }, 90000);
+});
