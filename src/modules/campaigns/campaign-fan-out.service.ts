@@ -12,6 +12,20 @@ import { campaignAudience } from './campaign-audience';
 
 /** Contacts read, messages created and jobs added per round trip. */
 const BATCH = 1000;
+/** BullMQ's lowest priority: batches past it share it. */
+const MAX_PRIORITY = 2_097_152;
+
+/**
+ * Fairness between stores, without BullMQ Pro's groups: a campaign's messages
+ * are queued with a BullMQ priority (lower runs first) that grows with each
+ * batch of 1,000, while single messages and flow steps carry none and so run
+ * before any campaign message. Two stores' campaigns running at once therefore
+ * alternate batch by batch (A's batch k and B's batch k share priority k+1),
+ * and a store's one message never waits behind another's 20,000.
+ */
+export function campaignPriority(position: number): number {
+  return Math.min(MAX_PRIORITY, 1 + Math.floor(position / BATCH));
+}
 
 export type FanOutJob = Job<JobPayloads[JobName.FanOutCampaign]>;
 
@@ -59,7 +73,7 @@ export class CampaignFanOutService {
       let contactIds = page.map((c) => c.id);
       if (alreadyCreated > 0) contactIds = await this.withoutMessage(campaign.id, contactIds);
       contactIds = contactIds.slice(0, campaign.total - created);
-      created += await this.createAndQueue(campaign, contactIds);
+      created += await this.createAndQueue(campaign, contactIds, created);
       await job.updateProgress(Math.round((created / campaign.total) * 100));
     }
 
@@ -79,7 +93,7 @@ export class CampaignFanOutService {
    * The same statement adds the batch to the organization's messagesThisMonth.
    * Every message keeps the route the campaign was accepted with.
    */
-  private async createAndQueue(campaign: Campaign, contactIds: string[]): Promise<number> {
+  private async createAndQueue(campaign: Campaign, contactIds: string[], created: number): Promise<number> {
     if (contactIds.length === 0) return 0;
     const scheduled = campaign.scheduledFor !== null && campaign.scheduledFor.getTime() > Date.now();
     const now = new Date().toISOString();
@@ -102,13 +116,13 @@ export class CampaignFanOutService {
         WHERE id = ${campaign.organizationId}
       )
       SELECT id FROM inserted`;
-    await this.queue(campaign, rows.map((r) => r.id));
+    await this.queue(campaign, rows.map((r) => r.id), campaignPriority(created));
     return rows.length;
   }
 
   private async requeueExisting(campaign: Campaign): Promise<void> {
     let cursor: string | undefined;
-    for (;;) {
+    for (let position = 0; ; position += BATCH) {
       const rows = await this.prisma.message.findMany({
         where: { campaignId: campaign.id, status: { in: [...SENDABLE] }, ...(cursor ? { id: { gt: cursor } } : {}) },
         select: { id: true },
@@ -117,7 +131,7 @@ export class CampaignFanOutService {
       });
       if (rows.length === 0) return;
       cursor = rows[rows.length - 1].id;
-      await this.queue(campaign, rows.map((r) => r.id));
+      await this.queue(campaign, rows.map((r) => r.id), campaignPriority(position));
     }
   }
 
@@ -130,14 +144,14 @@ export class CampaignFanOutService {
     return contactIds.filter((id) => !have.has(id));
   }
 
-  private async queue(campaign: Campaign, messageIds: string[]): Promise<void> {
+  private async queue(campaign: Campaign, messageIds: string[], priority: number): Promise<void> {
     if (messageIds.length === 0) return;
     const delay = campaign.scheduledFor ? Math.max(0, campaign.scheduledFor.getTime() - Date.now()) : 0;
     await this.jobs.addBulk(
       JobName.SendMessage,
       messageIds.map((id) => ({
         data: { messageId: id, organizationId: campaign.organizationId },
-        opts: { jobId: id, delay: delay || undefined },
+        opts: { jobId: id, delay: delay || undefined, priority },
       })),
     );
   }
