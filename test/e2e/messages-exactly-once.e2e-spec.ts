@@ -114,6 +114,46 @@ describe('messages exactly once under faults (e2e)', () => {
     reports.url = reportUrl;
   });
 
+  it('keeps the acceptance when the connection is reset while the send is being recorded', async () => {
+    const c = await contact();
+    const reportUrl = reports.url;
+    reports.url = ''; // no report from Meta: only the job's record of the acceptance stands between it and a second send
+    wa.delayMs = 300; // answered within PROVIDER_TIMEOUT_MS, once the test holds the message's row
+    const id = await send({ contactId: c.id, channel: 'WHATSAPP', content: 'queda durante a gravação' });
+    await waitFor(async () => (wa.requestsTo('messages').length === 1 ? true : undefined), 10000, 5);
+    // Hold the message's row: the worker's write of the send waits for it in Postgres, in flight, when the
+    // connection is reset (the pg adapter reports ECONNRESET as kind ConnectionClosed, without a code).
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holder = 0;
+    const holding = api.prisma.$transaction(
+      async (tx) => {
+        holder = (await tx.$queryRaw<{ pid: number }[]>`SELECT pg_backend_pid() AS pid, id FROM messages WHERE id = ${id} FOR UPDATE`)[0].pid;
+        await released;
+      },
+      { timeout: 30000 },
+    );
+    await waitFor(async () => {
+      const [{ n }] = await api.prisma.$queryRaw<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${holder} > 0 AND ${holder} = ANY(pg_blocking_pids(pid))`;
+      return n > 0 ? true : undefined;
+    }, 10000, 10);
+    await db.cut({ reset: true });
+    const job = await waitFor(async () => {
+      const j = await api.queue(QueueName.Messages).getJob(id);
+      return j?.data.accepted ? j : undefined;
+    }, 10000);
+    expect(job.data.accepted.externalId).toMatch(/^wamid\./);
+    release();
+    await holding;
+    wa.delayMs = 0;
+    await db.start();
+    const m = await settled(id);
+    expect(m).toMatchObject({ status: 'SENT', attempts: 1, externalId: job.data.accepted.externalId });
+    expect(wa.requestsTo('messages')).toHaveLength(1);
+    reports.url = reportUrl;
+  });
+
   it('waits out a Postgres outage before the claim without using an attempt', async () => {
     await db.cut();
     const c = await contact();

@@ -37,9 +37,17 @@ export class TcpProxy {
     this.server = server;
   }
 
-  async cut(): Promise<void> {
+  /**
+   * Drops every connection and refuses new ones until `start()`. With `reset`, each connection is
+   * reset (TCP RST) instead of closed: the app's socket errors with ECONNRESET, as when a host or a
+   * firewall in between goes away, rather than seeing the end of its stream.
+   */
+  async cut({ reset = false }: { reset?: boolean } = {}): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets) {
+      if (reset) socket.resetAndDestroy();
+      else socket.destroy();
+    }
     await closed;
   }
 }

@@ -21,15 +21,26 @@ const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024'])
  */
 const DROPPED_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 const DROPPED_MESSAGES = /Connection terminated|Connection closed|connect ECONNREFUSED|timeout exceeded when trying to connect|Can't reach database server/i;
+/**
+ * The pg adapter's own kinds for the same faults: it maps a socket error to a kind and drops its code
+ * (ECONNRESET → ConnectionClosed, "Server has closed the connection."; ETIMEDOUT → SocketTimeout;
+ * ECONNREFUSED → DatabaseNotReachable). A query in flight when the connection drops fails with
+ * ConnectionClosed, either inside a P2010 (`meta.driverAdapterError.cause`) or as a bare
+ * DriverAdapterError (`cause`); without these kinds that query's job burned an attempt, and a send
+ * whose acceptance was being recorded lost it and was sent again (bench/faults.mjs, Postgres outage).
+ */
+const DROPPED_KINDS = new Set(['ConnectionClosed', 'SocketTimeout', 'DatabaseNotReachable', 'TooManyConnections']);
+
+type AdapterCause = { code?: string; originalCode?: string; kind?: string };
 
 /** The database is unreachable or dropped the connection: a fault of ours that passes, never the request's. */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; message?: string; meta?: { driverAdapterError?: { cause?: { code?: string; originalCode?: string } } } };
+  const e = error as { name?: string; code?: string; message?: string; cause?: AdapterCause; meta?: { driverAdapterError?: { cause?: AdapterCause } } };
   if (!e) return false;
   if (e.name === 'PrismaClientInitializationError') return true;
   if (typeof e.code === 'string' && (UNREACHABLE_CODES.has(e.code) || DROPPED_CODES.has(e.code))) return true;
-  const cause = e.meta?.driverAdapterError?.cause;
-  if (cause && (DROPPED_CODES.has(cause.code ?? '') || DROPPED_CODES.has(cause.originalCode ?? ''))) return true;
+  const cause = e.meta?.driverAdapterError?.cause ?? (e.name === 'DriverAdapterError' ? e.cause : undefined);
+  if (cause && (DROPPED_CODES.has(cause.code ?? '') || DROPPED_CODES.has(cause.originalCode ?? '') || DROPPED_KINDS.has(cause.kind ?? ''))) return true;
   return typeof e.message === 'string' && DROPPED_MESSAGES.test(e.message);
 }
 

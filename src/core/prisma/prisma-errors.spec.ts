@@ -1,0 +1,27 @@
+import { Prisma } from '../../generated/prisma/client';
+import { isDatabaseUnavailable } from './prisma-errors';
+
+/** The shapes the pg adapter gives a query whose connection dropped (seen with a TCP proxy cut under load). */
+describe('isDatabaseUnavailable', () => {
+  /** What @prisma/driver-adapter-utils throws when no Prisma error wraps it (inside a transaction, say). */
+  const adapterError = (cause: Record<string, unknown>) => Object.assign(new Error(String(cause.kind)), { name: 'DriverAdapterError', cause });
+  const rawQueryFailure = (cause: Record<string, unknown>, message: string) =>
+    new Prisma.PrismaClientKnownRequestError(`Raw query failed. Code: \`N/A\`. Message: \`${message}\``, {
+      code: 'P2010',
+      clientVersion: '7',
+      meta: { driverAdapterError: { cause } },
+    });
+
+  it('recognises a connection reset mid-query, which the adapter reports by kind, without a code', () => {
+    expect(isDatabaseUnavailable(rawQueryFailure({ kind: 'ConnectionClosed' }, 'Server has closed the connection.'))).toBe(true);
+    expect(isDatabaseUnavailable(adapterError({ kind: 'ConnectionClosed' }))).toBe(true);
+    expect(isDatabaseUnavailable(rawQueryFailure({ kind: 'SocketTimeout' }, 'Socket timeout'))).toBe(true);
+    expect(isDatabaseUnavailable(rawQueryFailure({ kind: 'DatabaseNotReachable', host: '127.0.0.1', port: 5432 }, 'unreachable'))).toBe(true);
+  });
+
+  it('still tells a query that is wrong from a database that is away', () => {
+    expect(isDatabaseUnavailable(rawQueryFailure({ kind: 'UniqueConstraintViolation', constraint: { fields: ['id'] } }, 'Unique'))).toBe(false);
+    expect(isDatabaseUnavailable(rawQueryFailure({ kind: 'postgres', code: '22P02', message: 'invalid input syntax' }, 'invalid input'))).toBe(false);
+    expect(isDatabaseUnavailable(adapterError({ kind: 'UnsupportedNativeDataType', type: 'void' }))).toBe(false);
+  });
+});
