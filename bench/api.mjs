@@ -134,6 +134,8 @@ async function main() {
       APP_ROLE: 'api',
       NODE_ENV: 'production',
       UNSUBSCRIBE_SECRET: 'benchmark-unsubscribe-secret-not-for-real-use',
+      APP_URL: 'https://bench.zyva.test',
+      CHANNEL_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
       DATABASE_URL,
       REDIS_URL,

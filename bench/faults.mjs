@@ -560,6 +560,8 @@ function processEnv() {
     WHATSAPP_PHONE_ID: WA.phoneNumberId,
     WHATSAPP_TOKEN: WA.accessToken,
     WHATSAPP_APP_SECRET: APP_SECRET,
+    // The stand-in is not Meta: the platform number's pace (80/s by default) would only slow the run down.
+    WHATSAPP_MAX_PER_SECOND: '100000',
     // The registration's verification email has somewhere to go (it fails there, harmlessly), as in bench/pipeline.mjs.
     RESEND_API_KEY: 'unused',
     RESEND_API_URL: standIn.url,

@@ -232,9 +232,16 @@ describe('messages exactly once under faults (e2e)', () => {
     expect(await queue.getJobScheduler('reconcile-messages')).toBeTruthy();
     await queue.removeJobScheduler('reconcile-messages');
     expect(await queue.getJobScheduler('reconcile-messages')).toBeFalsy();
+    // A message whose job Redis lost with it, accepted a while ago.
+    const c = await contact();
+    const lost = await api.prisma.message.create({
+      data: { organizationId: user.organizationId, contactId: c.id, channel: 'WHATSAPP', content: 'perdida', route: 'PLATFORM', updatedAt: new Date(Date.now() - 60_000) },
+    });
     const producer = worker.get<{ checkSchedulers(): Promise<number> }>('core/queues/job-producer.service', 'JobProducer');
     expect(await producer.checkSchedulers()).toBeGreaterThanOrEqual(1);
     expect(await queue.getJobScheduler('reconcile-messages')).toBeTruthy();
+    // Finding its schedulers gone, the worker reconciles at once instead of at its next interval.
+    expect(await settled(lost.id)).toMatchObject({ status: 'SENT', attempts: 1 });
   });
 
   it('SIGKILL of a worker mid-send: nothing lost, nothing sent twice', async () => {

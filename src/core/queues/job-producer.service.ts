@@ -48,6 +48,7 @@ export class JobProducer implements OnApplicationShutdown {
   private readonly logger = new Logger(JobProducer.name);
   private readonly queues: Record<QueueName, Queue>;
   private readonly kept = new Map<string, KeptScheduler>();
+  private readonly lostListeners: (() => void)[] = [];
   private keeper?: NodeJS.Timeout;
 
   constructor(
@@ -109,6 +110,15 @@ export class JobProducer implements OnApplicationShutdown {
     this.keeper ??= setInterval(() => void this.checkSchedulers(), SCHEDULER_CHECK_MS).unref();
   }
 
+  /**
+   * Called after this process found Redis without its schedulers (Redis
+   * restarted empty): the jobs it held are gone too, so reconcilers may want
+   * to look at once rather than at their next interval.
+   */
+  onSchedulersLost(listener: () => void): void {
+    this.lostListeners.push(listener);
+  }
+
   /** Re-creates the kept schedulers Redis no longer has; answers how many. */
   async checkSchedulers(): Promise<number> {
     let recreated = 0;
@@ -123,6 +133,7 @@ export class JobProducer implements OnApplicationShutdown {
         this.logger.debug(`Cannot check job scheduler ${id}: ${(error as Error).message}`);
       }
     }
+    if (recreated > 0) for (const listener of this.lostListeners) listener();
     return recreated;
   }
 

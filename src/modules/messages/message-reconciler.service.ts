@@ -52,12 +52,20 @@ export class MessageReconcilerService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.jobs.scheduleEvery(JobName.ReconcileMessages, this.config.RECONCILE_INTERVAL_MS, {});
+    this.jobs.onSchedulersLost(() => {
+      void this.run(undefined, Math.min(this.config.RECONCILE_GRACE_MS, MessageReconcilerService.AFTER_LOSS_GRACE_MS)).catch((error: Error) =>
+        this.logger.warn(`Reconciling after Redis lost its data: ${error.message}`),
+      );
+    });
     // Meta reviews templates at any time; every 6 hours the stored lists catch up (once per cluster).
     await this.jobs.scheduleEvery(JobName.SyncWhatsAppTemplates, TEMPLATE_SYNC_EVERY_MS, {});
   }
 
-  async run(job?: Job): Promise<ReconcileReport> {
-    const cutoff = new Date(Date.now() - this.config.RECONCILE_GRACE_MS);
+  /** After Redis lost its data every queued job is gone: look at once, with a short grace, instead of minutes later. */
+  private static readonly AFTER_LOSS_GRACE_MS = 5000;
+
+  async run(job?: Job, graceMs = this.config.RECONCILE_GRACE_MS): Promise<ReconcileReport> {
+    const cutoff = new Date(Date.now() - graceMs);
     const report: ReconcileReport = { checked: 0, requeued: 0, failed: 0, campaignsRequeued: 0, reportsApplied: 0 };
     let after: { updatedAt: Date; id: string } | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
