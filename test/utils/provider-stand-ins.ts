@@ -266,15 +266,42 @@ export interface GraphStandInOptions {
   facebookPageToken?: string;
 }
 
+/** An Instagram media container as the stand-in keeps it (`status_code` as `GET /{container-id}` answers it). */
+export interface IgContainer {
+  id: string;
+  status_code: 'EXPIRED' | 'ERROR' | 'FINISHED' | 'IN_PROGRESS' | 'PUBLISHED';
+  caption: string;
+  image_url: string;
+  /** The IG Media it became once published. */
+  mediaId?: string;
+}
+
+/** An IG Media of the account, newest first, as `GET /{ig-user-id}/media?fields=id,caption,timestamp` lists them. */
+export interface IgMedia {
+  id: string;
+  caption: string;
+  timestamp: string;
+}
+
+export interface GraphStandIn extends SocialStandIn {
+  instagram: { containers: Map<string, IgContainer>; media: IgMedia[] };
+}
+
 /**
  * The Graph API for Instagram and Facebook pages. Routes: `ig-messages`
  * (`POST /{igId}/messages`), `ig-media` (`POST /{igId}/media`),
- * `ig-media-publish` (`POST /{igId}/media_publish`), `page-feed`
- * (`POST /{pageId}/feed`), `page-photos` (`POST /{pageId}/photos`). The token
- * may come as a bearer header or an `access_token` parameter.
+ * `ig-media-publish` (`POST /{igId}/media_publish`), `ig-container`
+ * (`GET /{containerId}?fields=status_code`), `ig-user-media`
+ * (`GET /{igId}/media`), `page-feed` (`POST /{pageId}/feed`), `page-photos`
+ * (`POST /{pageId}/photos`). The token may come as a bearer header or an
+ * `access_token` parameter. A container is FINISHED when created and
+ * PUBLISHED once `media_publish` took it (publishing it again answers 9007);
+ * `holdNext` keeps a social route's answer back after the platform did the work.
  */
-export async function startGraphStandIn(opts: GraphStandInOptions): Promise<StandIn> {
-  const containers = new Set<string>();
+export async function startGraphStandIn(opts: GraphStandInOptions): Promise<GraphStandIn> {
+  const containers = new Map<string, IgContainer>();
+  const media: IgMedia[] = [];
+  const holds = new AnswerHolds();
   const tokenOf = (req: RecordedRequest) => bearer(req) ?? req.query.access_token ?? req.body?.access_token;
   const checkIg = (req: RecordedRequest, id: string): StandInResponse | undefined => {
     const token = tokenOf(req);
@@ -291,7 +318,7 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
   const param = (req: RecordedRequest, key: string): string | undefined => req.body?.[key] ?? req.query[key];
   const numericId = () => String(17_800_000_000_000_000n + BigInt(Math.floor(Math.random() * 1e12)));
 
-  return new StandIn('Graph API', [
+  const standIn = new StandIn('Graph API', [
     {
       name: 'ig-messages',
       method: 'POST',
@@ -315,8 +342,8 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
         if (denied) return denied;
         if (!param(req, 'image_url') && !param(req, 'video_url')) return graphError(100, '(#100) The parameter image_url is required', 400);
         const id = numericId();
-        containers.add(id);
-        return { status: 200, body: { id } };
+        containers.set(id, { id, status_code: 'FINISHED', caption: param(req, 'caption') ?? '', image_url: param(req, 'image_url') ?? '' });
+        return holds.after('ig-media', req, { status: 200, body: { id } });
       },
     },
     {
@@ -326,12 +353,42 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
       handle: (req) => {
         const denied = checkIg(req, req.params.igId);
         if (denied) return denied;
-        const creationId = param(req, 'creation_id');
-        if (!creationId || !containers.has(String(creationId))) {
+        const container = containers.get(String(param(req, 'creation_id') ?? ''));
+        if (!container || container.status_code !== 'FINISHED') {
           return graphError(9007, 'Media ID is not available', 400, { type: 'OAuthException', subcode: 2207027 });
         }
-        containers.delete(String(creationId));
-        return { status: 200, body: { id: numericId() } };
+        container.status_code = 'PUBLISHED';
+        container.mediaId = numericId();
+        media.unshift({ id: container.mediaId, caption: container.caption, timestamp: graphTimestamp(new Date()) });
+        return holds.after('ig-media-publish', req, { status: 200, body: { id: container.mediaId } });
+      },
+    },
+    {
+      name: 'ig-user-media',
+      method: 'GET',
+      path: '/:igId/media',
+      handle: (req) => {
+        const denied = checkIg(req, req.params.igId);
+        if (denied) return denied;
+        const fields = (req.query.fields ?? 'id').split(',');
+        const limit = Math.min(Number(req.query.limit ?? 25) || 25, 100);
+        const data = media.slice(0, limit).map((m) => Object.fromEntries(Object.entries(m).filter(([k]) => k === 'id' || fields.includes(k))));
+        return { status: 200, body: { data, paging: { cursors: { before: 'QVFIUb2', after: 'QVFIUa1' } } } };
+      },
+    },
+    {
+      name: 'ig-container',
+      method: 'GET',
+      path: '/:containerId',
+      handle: (req) => {
+        const token = tokenOf(req);
+        if (!token || token !== opts.instagramToken) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
+        const container = containers.get(req.params.containerId);
+        if (!container) {
+          return graphError(100, `Unsupported get request. Object with ID '${req.params.containerId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, 400, { type: 'GraphMethodException', subcode: 33 });
+        }
+        const fields = (req.query.fields ?? 'id').split(',');
+        return { status: 200, body: { ...(fields.includes('status_code') ? { status_code: container.status_code } : {}), id: container.id } };
       },
     },
     {
@@ -342,7 +399,7 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
         const denied = checkPage(req, req.params.pageId);
         if (denied) return denied;
         if (!param(req, 'message') && !param(req, 'link')) return graphError(100, '(#100) Missing message or attachment', 400);
-        return { status: 200, body: { id: `${req.params.pageId}_${numericId()}` } };
+        return holds.after('page-feed', req, { status: 200, body: { id: `${req.params.pageId}_${numericId()}` } });
       },
     },
     {
@@ -354,10 +411,50 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
         if (denied) return denied;
         if (!param(req, 'url')) return graphError(324, '(#324) Requires upload file', 400);
         const photo = numericId();
-        return { status: 200, body: { id: photo, post_id: `${req.params.pageId}_${numericId()}` } };
+        return holds.after('page-photos', req, { status: 200, body: { id: photo, post_id: `${req.params.pageId}_${numericId()}` } });
       },
     },
-  ]).listen();
+  ]);
+  return Object.assign(await standIn.listen(), { holdNext: (route: string) => holds.next(route), instagram: { containers, media } });
+}
+
+/** Graph's time format: ISO 8601 in UTC with a `+0000` offset and no milliseconds. */
+function graphTimestamp(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}+0000`;
+}
+
+/** A social route's answer kept back after the platform did the work (the post exists): a late answer, or none. */
+export interface HeldAnswer {
+  /** Resolves once the request arrived and the platform acted on it. */
+  arrived: Promise<RecordedRequest>;
+  /** Sends the answer (to nobody, if the caller gave up or died meanwhile). */
+  release(): void;
+}
+
+export interface SocialStandIn extends StandIn {
+  /** Holds the answer of the next call to `route` (`ig-media-publish`, `page-feed`, `page-photos`, `tweets`…). */
+  holdNext(route: string): HeldAnswer;
+}
+
+class AnswerHolds {
+  private readonly pending = new Map<string, { arrive: (req: RecordedRequest) => void; released: Promise<void> }[]>();
+
+  next(route: string): HeldAnswer {
+    let arrive!: (req: RecordedRequest) => void;
+    let release!: () => void;
+    const arrived = new Promise<RecordedRequest>((resolve) => (arrive = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.pending.set(route, [...(this.pending.get(route) ?? []), { arrive, released }]);
+    return { arrived, release };
+  }
+
+  async after(route: string, req: RecordedRequest, response: StandInResponse): Promise<StandInResponse> {
+    const hold = this.pending.get(route)?.shift();
+    if (!hold) return response;
+    hold.arrive(req);
+    await hold.released;
+    return response;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -508,10 +605,11 @@ export const xErrors = {
   unauthorized: () => xError(401, 'Unauthorized', 'Unauthorized'),
 };
 
-/** `POST /2/tweets` of the X API v2 (route `tweets`), bearer token. */
-export async function startXStandIn(opts: { bearerToken: string }): Promise<StandIn> {
+/** `POST /2/tweets` of the X API v2 (route `tweets`), bearer token; `holdNext('tweets')` answers late. */
+export async function startXStandIn(opts: { bearerToken: string }): Promise<SocialStandIn> {
   const texts = new Set<string>();
-  return new StandIn('X API', [
+  const holds = new AnswerHolds();
+  const standIn = new StandIn('X API', [
     {
       name: 'tweets',
       method: 'POST',
@@ -533,10 +631,11 @@ export async function startXStandIn(opts: { bearerToken: string }): Promise<Stan
         if (texts.has(text)) return xErrors.duplicate();
         texts.add(text);
         const id = String(1_800_000_000_000_000_000n + BigInt(Math.floor(Math.random() * 1e15)));
-        return { status: 201, body: { data: { id, text, edit_history_tweet_ids: [id] } } };
+        return holds.after('tweets', req, { status: 201, body: { data: { id, text, edit_history_tweet_ids: [id] } } });
       },
     },
-  ]).listen();
+  ]);
+  return Object.assign(await standIn.listen(), { holdNext: (route: string) => holds.next(route) });
 }
 
 // ---------------------------------------------------------------------------

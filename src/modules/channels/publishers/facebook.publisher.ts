@@ -2,15 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../../core/config/app-config';
 import { SocialPlatform } from '../../../generated/prisma/enums';
 import { graphApiError } from '../providers/graph-api-error';
-import { ProviderError } from '../../../core/http/provider-error';
 import { ProviderHttp } from '../../../core/http/provider-http';
-import { PublishResult, PublishablePost, SocialPublisher } from './social-publisher';
+import { PublishOutcomeUnknownError, PublishResult, PublishablePost, SocialPublisher, outcomeOfFailedCall } from './social-publisher';
 
 /**
  * Facebook Page posts through the Graph API: text to
  * `POST {GRAPH_API_URL}/{FACEBOOK_PAGE_ID}/feed` `{ message }` → `{ id }`;
  * with an image to `POST /{FACEBOOK_PAGE_ID}/photos` `{ url, caption }` →
  * `{ id, post_id }` (the post's id is `post_id`; `id` is the photo's).
+ * The Graph API takes no idempotency key and offers no way to tell whether a
+ * timed-out call created the post, so such a call is an unknown outcome.
  */
 @Injectable()
 export class FacebookPublisher implements SocialPublisher {
@@ -18,6 +19,7 @@ export class FacebookPublisher implements SocialPublisher {
   readonly name = 'Facebook Graph API';
   readonly maxContentLength = 63206;
   readonly image = 'optional';
+  readonly checksBeforePublishing = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -32,17 +34,21 @@ export class FacebookPublisher implements SocialPublisher {
     const [edge, body] = post.imageUrl
       ? ['photos', { url: post.imageUrl, caption: post.content }]
       : ['feed', { message: post.content }];
-    const res = await this.http.request({
-      provider: this.name,
-      method: 'POST',
-      url: `${this.config.GRAPH_API_URL.replace(/\/$/, '')}/${encodeURIComponent(this.config.FACEBOOK_PAGE_ID!)}/${edge}`,
-      headers: { Authorization: `Bearer ${this.config.FACEBOOK_PAGE_TOKEN}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const res = await this.http
+      .request({
+        provider: this.name,
+        method: 'POST',
+        url: `${this.config.GRAPH_API_URL.replace(/\/$/, '')}/${encodeURIComponent(this.config.FACEBOOK_PAGE_ID!)}/${edge}`,
+        headers: { Authorization: `Bearer ${this.config.FACEBOOK_PAGE_TOKEN}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      .catch((error: unknown) => {
+        throw outcomeOfFailedCall(error);
+      });
     if (res.status < 200 || res.status >= 300) throw graphApiError(this.name, res);
     const answer = res.json as { id?: string; post_id?: string } | undefined;
     const externalId = answer?.post_id ?? answer?.id;
-    if (!externalId) throw new ProviderError(this.name, `${edge} answered without an id`, true, res.status);
+    if (!externalId) throw new PublishOutcomeUnknownError(this.name, `${edge} answered HTTP ${res.status} without an id`);
     return { externalId };
   }
 }

@@ -3,7 +3,7 @@ import { AppConfig } from '../../../core/config/app-config';
 import { SocialPlatform } from '../../../generated/prisma/enums';
 import { ProviderError, isRetryableStatus } from '../../../core/http/provider-error';
 import { ProviderHttp, ProviderResponse } from '../../../core/http/provider-http';
-import { PublishResult, PublishablePost, SocialPublisher } from './social-publisher';
+import { PublishOutcomeUnknownError, PublishResult, PublishablePost, SocialPublisher, outcomeOfFailedCall } from './social-publisher';
 
 interface XErrorBody {
   title?: string;
@@ -14,6 +14,7 @@ interface XErrorBody {
 /**
  * X (Twitter) API v2: `POST {TWITTER_API_URL}/2/tweets` `{ text }` with the
  * bearer token (OAuth 2.0 user context) → `201 { data: { id, text } }`.
+ * X takes no idempotency key, so a call that timed out is an unknown outcome.
  */
 @Injectable()
 export class TwitterPublisher implements SocialPublisher {
@@ -21,6 +22,7 @@ export class TwitterPublisher implements SocialPublisher {
   readonly name = 'X API';
   readonly maxContentLength = 280;
   readonly image = 'unsupported';
+  readonly checksBeforePublishing = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -32,16 +34,20 @@ export class TwitterPublisher implements SocialPublisher {
   }
 
   async publish(post: PublishablePost): Promise<PublishResult> {
-    const res = await this.http.request({
-      provider: this.name,
-      method: 'POST',
-      url: `${this.config.TWITTER_API_URL.replace(/\/$/, '')}/2/tweets`,
-      headers: { Authorization: `Bearer ${this.config.TWITTER_BEARER_TOKEN}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ text: post.content }),
-    });
+    const res = await this.http
+      .request({
+        provider: this.name,
+        method: 'POST',
+        url: `${this.config.TWITTER_API_URL.replace(/\/$/, '')}/2/tweets`,
+        headers: { Authorization: `Bearer ${this.config.TWITTER_BEARER_TOKEN}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text: post.content }),
+      })
+      .catch((error: unknown) => {
+        throw outcomeOfFailedCall(error);
+      });
     if (res.status < 200 || res.status >= 300) throw xApiError(this.name, res);
     const id = (res.json as { data?: { id?: string } } | undefined)?.data?.id;
-    if (!id) throw new ProviderError(this.name, 'answer without data.id', true, res.status);
+    if (!id) throw new PublishOutcomeUnknownError(this.name, `HTTP ${res.status} without data.id`);
     return { externalId: id };
   }
 }
