@@ -11,6 +11,7 @@ UPDATE "social_posts" SET "claimedAt" = "updatedAt", "leaseUntil" = "updatedAt" 
 CREATE TABLE "outbox_events" (
     "id" BIGSERIAL NOT NULL,
     "organizationId" TEXT NOT NULL,
+    "namespace" TEXT NOT NULL,
     "type" TEXT NOT NULL,
     "payload" JSONB NOT NULL,
     "attempts" INTEGER NOT NULL DEFAULT 0,
@@ -23,7 +24,10 @@ CREATE TABLE "outbox_events" (
 );
 
 -- CreateIndex
-CREATE INDEX "outbox_events_processedAt_id_idx" ON "outbox_events"("processedAt", "id");
+CREATE INDEX "outbox_events_namespace_processedAt_id_idx" ON "outbox_events"("namespace", "processedAt", "id");
+
+-- CreateIndex
+CREATE INDEX "outbox_events_processedAt_idx" ON "outbox_events"("processedAt");
 
 -- CreateIndex
 CREATE INDEX "outbox_events_organizationId_idx" ON "outbox_events"("organizationId");
