@@ -1,4 +1,6 @@
+import { Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
+import { QueueName } from '../../src/core/queues/queue.catalogue';
 import { bearer, Fixtures, RegisteredUser, waitFor } from '../utils/factories';
 import { createTestApp, TestApp } from '../utils/test-app';
 
@@ -53,6 +55,32 @@ describe('tag triggers through the outbox (e2e)', () => {
     return worker;
   };
   const pendingEvents = () => api.prisma.outboxEvent.count({ where: { organizationId: user.organizationId, type: 'contact.tag-added', processedAt: null } });
+
+  it('one drain job at a time: kicks while one waits add nothing, a kick while one runs makes exactly one follow-up', async () => {
+    const outbox = api.get<{ kick(): Promise<void> }>('core/outbox/outbox.service', 'OutboxService');
+    const flows = api.queue(QueueName.Flows);
+    const drains = async () => (await flows.getJobs(['waiting', 'active'])).filter((j) => j.name === 'drain-outbox');
+    await Promise.all([outbox.kick(), outbox.kick(), outbox.kick()]);
+    expect(await drains()).toHaveLength(1);
+
+    // Take it as a worker would (no worker runs yet in this file), kick twice while it runs, then finish it.
+    const worker = new Worker(QueueName.Flows, null, { connection: flows.opts.connection, prefix: flows.opts.prefix, autorun: false });
+    try {
+      const token = `test-${randomBytes(4).toString('hex')}`;
+      const running = (await worker.getNextJob(token))!;
+      expect(running.name).toBe('drain-outbox');
+      await outbox.kick();
+      await outbox.kick();
+      expect((await flows.getJobs(['waiting'])).filter((j) => j.name === 'drain-outbox')).toHaveLength(0);
+      await running.moveToCompleted({ handled: 0 }, token, false);
+      const next = await waitFor(async () => ((await drains()).length > 0 ? drains() : undefined), 5000);
+      expect(next).toHaveLength(1);
+      expect(next[0].id).not.toBe(running.id);
+      await flows.remove(next[0].id!);
+    } finally {
+      await worker.close();
+    }
+  });
 
   it('an event handed out under a lease goes to no other drain until the lease ends, never to another deployment; handled events are purged after 7 days', async () => {
     interface OutboxLike {

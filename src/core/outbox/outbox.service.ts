@@ -8,7 +8,11 @@ import type { Prisma } from '../../generated/prisma/client';
 /** Handled events are kept this long (to look into), then purged. */
 export const OUTBOX_RETENTION_DAYS = 7;
 const PURGE_BATCH = 10_000;
-/** One drain job at a time across the cluster: kicks while one waits are dropped, a kick while one runs queues exactly one more. */
+/**
+ * One drain job at a time across the cluster (BullMQ deduplication): a kick while one waits adds nothing; a kick
+ * while one runs is kept and becomes one follow-up job when it ends, so events committed during a drain's last
+ * batch do not wait for the scheduler.
+ */
 const DRAIN_DEDUPLICATION = { id: JobName.DrainOutbox, keepLastIfActive: true };
 
 export interface NewOutboxEvent {

@@ -85,7 +85,7 @@ class ScriptedPublisher implements SocialPublisher {
   readonly maxContentLength = 1000;
   readonly image = 'optional' as const;
   readonly calls: { post: PublishablePost; containerId: string | null }[] = [];
-  answers: (() => Promise<PublishResult>)[] = [];
+  answers: ((context: PublishContext) => Promise<PublishResult>)[] = [];
 
   constructor(
     readonly platform: SocialPost['platform'],
@@ -100,7 +100,7 @@ class ScriptedPublisher implements SocialPublisher {
     this.calls.push({ post, containerId: context.containerId });
     const next = this.answers.shift();
     if (!next) throw new Error('unexpected platform call');
-    return next();
+    return next(context);
   }
 }
 
@@ -192,6 +192,21 @@ describe('SocialPostPublishingService: the send state machine', () => {
     await expect(service.publish(attempt({ rechecks: 1 }))).resolves.toEqual({ kind: 'published', externalId: 'ig_1' });
     expect(publisher.calls.map((c) => c.containerId)).toEqual(['c-1', 'c-1']);
     expect(db.row).toMatchObject({ status: 'PUBLISHED', externalId: 'ig_1', attempts: 2 });
+  });
+
+  it('Postgres down while storing the Instagram container: nothing is published, the claim stays for its lease to settle', async () => {
+    const { db, service, publisher, attempt } = setup({ platform: 'INSTAGRAM' }, new ScriptedPublisher('INSTAGRAM', true));
+    let published = false;
+    publisher.answers.push(async (context) => {
+      db.failures.push(dbDown());
+      await context.saveContainer('c-2');
+      published = true; // media_publish would come here
+      return { externalId: 'never' };
+    });
+    const error = await service.publish(attempt()).catch((e: unknown) => e);
+    expect(isInfrastructureOutage(error)).toBe(true);
+    expect(published).toBe(false);
+    expect(db.row).toMatchObject({ status: 'PUBLISHING', containerId: null, claimedAt: expect.any(Date) });
   });
 
   it('gives up on an Instagram outcome that stays unknown after the bounded re-checks, as FAILED', async () => {
