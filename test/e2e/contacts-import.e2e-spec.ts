@@ -1,4 +1,4 @@
-import { Fixtures, RegisteredUser, bearer, tagEventsOf } from '../utils/factories';
+import { Fixtures, RegisteredUser, bearer, tagEventsOf, waitFor } from '../utils/factories';
 import { TestApp, createTestApp } from '../utils/test-app';
 
 describe('Contacts CSV import (e2e)', () => {
@@ -11,6 +11,8 @@ describe('Contacts CSV import (e2e)', () => {
   });
 
   afterAll(async () => {
+    // The imports' tag events are drained by this app's worker: let it finish before the queues go away.
+    await waitFor(async () => (await t.prisma.outboxEvent.count({ where: { namespace: process.env.QUEUE_PREFIX, processedAt: null } })) === 0, 30_000, 100);
     await fixtures.cleanup();
     await t.close();
   });

@@ -8,7 +8,7 @@ import { CONTACT_TAG_ADDED } from '../contacts/contact.events';
 import { FlowTriggersService } from './flow-triggers.service';
 
 /** Events taken per batch. */
-export const DRAIN_BATCH = 100;
+export const DRAIN_BATCH = 500;
 /** Events handled at once: a CSV import of thousands of tags starts flows at this pace, never all at once. */
 export const DRAIN_CONCURRENCY = 5;
 /** How long a drain owns the events it took; past it (the drain died) another drain gets them. */
