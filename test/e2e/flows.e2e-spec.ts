@@ -9,8 +9,8 @@ const TOKEN = 'wa-flows-token';
 
 const sign = (secret: string, raw: string) => `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
 
-interface ContactsServiceLike {
-  afterWrite(orgId: string, added: { organizationId: string; contactId: string; tag: string }[]): Promise<void>;
+interface OutboxLike {
+  kick(): Promise<void>;
 }
 
 describe('flows (e2e)', () => {
@@ -212,13 +212,16 @@ describe('flows (e2e)', () => {
     const [first] = await settledRun(flow.id);
     expect(first.status).toBe('COMPLETED');
 
-    // The same event delivered again after its run finished (twice at once, then once more) through the event bus.
-    const contacts = t.get<ContactsServiceLike>('modules/contacts/contacts.service', 'ContactsService');
-    const event = { organizationId: user.organizationId, contactId: contact.id, tag: 'dup' };
-    await contacts.afterWrite(user.organizationId, [event, event]);
-    await new Promise((r) => setTimeout(r, 300));
-    await contacts.afterWrite(user.organizationId, [event]);
-    await new Promise((r) => setTimeout(r, 700));
+    // The same event handed out again after its run finished (twice at once, as after a drain crash, then once more).
+    const outbox = t.get<OutboxLike>('core/outbox/outbox.service', 'OutboxService');
+    const event = { organizationId: user.organizationId, namespace: process.env.QUEUE_PREFIX!, type: 'contact.tag-added', payload: { contactId: contact.id, tag: 'dup' } };
+    const redeliver = async (copies: number) => {
+      const rows = await t.prisma.outboxEvent.createManyAndReturn({ data: Array.from({ length: copies }, () => event), select: { id: true } });
+      await outbox.kick();
+      await waitFor(async () => (await t.prisma.outboxEvent.count({ where: { id: { in: rows.map((r) => r.id) }, processedAt: null } })) === 0);
+    };
+    await redeliver(2);
+    await redeliver(1);
     expect(await executionsOf(flow.id)).toHaveLength(1);
 
     // Removing the tag and adding it again is a new event: a new run.

@@ -23,7 +23,8 @@ describe('worker shutdown and crash recovery (e2e)', () => {
   let user: RegisteredUser;
   const children: ChildProcess[] = [];
 
-  const providerEnv = () => ({ RESEND_API_URL: resend.url, RESEND_API_KEY: KEY, EMAIL_FROM: 'Zyva <no-reply@zyva.dev>' });
+  // Unpaced (Resend's default is 2 a second): this file is about workers dying with jobs in hand, not about pace.
+  const providerEnv = () => ({ RESEND_API_URL: resend.url, RESEND_API_KEY: KEY, EMAIL_FROM: 'Zyva <no-reply@zyva.dev>', RESEND_MAX_PER_SECOND: '1000' });
 
   beforeAll(async () => {
     resend = await startResendStandIn({ apiKey: KEY });

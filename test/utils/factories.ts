@@ -106,3 +106,16 @@ export async function waitFor<T>(check: () => Promise<T | undefined | null | fal
   }
   throw new Error(`waitFor timed out after ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
 }
+
+/** The `contact.tag-added` events the writes committed to the outbox, oldest first. */
+export const tagEventsOf = async (t: TestApp, where: { organizationId?: string; contactId?: string }) =>
+  (
+    await t.prisma.outboxEvent.findMany({
+      where: {
+        type: 'contact.tag-added',
+        ...(where.organizationId ? { organizationId: where.organizationId } : {}),
+        ...(where.contactId ? { payload: { path: ['contactId'], equals: where.contactId } } : {}),
+      },
+      orderBy: { id: 'asc' },
+    })
+  ).map((e) => ({ organizationId: e.organizationId, ...(e.payload as { contactId: string; tag: string }) }));

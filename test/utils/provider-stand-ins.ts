@@ -47,6 +47,8 @@ export interface Route {
   method: string;
   /** Path with `:params`, e.g. `/:phoneId/messages`. */
   path: string;
+  /** When several routes share a path: whether this one takes the request (by its query, say). */
+  when?(req: { params: Record<string, string>; query: Record<string, string> }): boolean;
   handle(req: RecordedRequest): StandInResponse | Promise<StandInResponse>;
 }
 
@@ -109,11 +111,12 @@ export class StandIn {
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const receivedAt = Date.now(); // when the request arrived, not when its body was read
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const rawBody = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://stand-in');
-    const match = this.match(req.method ?? 'GET', url.pathname);
+    const match = this.match(req.method ?? 'GET', url.pathname, Object.fromEntries(url.searchParams));
     const recorded: RecordedRequest = {
       route: match?.route.name ?? 'unmatched',
       method: req.method ?? 'GET',
@@ -123,7 +126,7 @@ export class StandIn {
       headers: req.headers,
       rawBody,
       body: parseBody(req.headers['content-type'], rawBody),
-      receivedAt: Date.now(),
+      receivedAt,
     };
     this.requests.push(recorded);
 
@@ -148,11 +151,13 @@ export class StandIn {
     res.end(body);
   }
 
-  private match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
+  private match(method: string, path: string, query: Record<string, string>): { route: Route; params: Record<string, string> } | undefined {
     for (const { route, regex, keys } of this.compiled) {
       if (route.method !== method) continue;
       const m = regex.exec(path);
-      if (m) return { route, params: Object.fromEntries(keys.map((k, i) => [k, decodeURIComponent(m[i + 1])])) };
+      if (!m) continue;
+      const params = Object.fromEntries(keys.map((k, i) => [k, decodeURIComponent(m[i + 1])]));
+      if (!route.when || route.when({ params, query })) return { route, params };
     }
     return undefined;
   }
@@ -383,15 +388,42 @@ export interface GraphStandInOptions {
   pages?: { pageId: string; token: string; name?: string }[];
 }
 
+/** An Instagram media container as the stand-in keeps it (`status_code` as `GET /{container-id}` answers it). */
+export interface IgContainer {
+  id: string;
+  status_code: 'EXPIRED' | 'ERROR' | 'FINISHED' | 'IN_PROGRESS' | 'PUBLISHED';
+  caption: string;
+  image_url: string;
+  /** The IG Media it became once published. */
+  mediaId?: string;
+}
+
+/** An IG Media of the account, newest first, as `GET /{ig-user-id}/media?fields=id,caption,timestamp` lists them. */
+export interface IgMedia {
+  id: string;
+  caption: string;
+  timestamp: string;
+}
+
+export interface GraphStandIn extends SocialStandIn {
+  instagram: { containers: Map<string, IgContainer>; media: IgMedia[] };
+}
+
 /**
  * The Graph API for Instagram and Facebook pages. Routes: `ig-messages`
  * (`POST /{igId}/messages`), `ig-media` (`POST /{igId}/media`),
- * `ig-media-publish` (`POST /{igId}/media_publish`), `page-feed`
- * (`POST /{pageId}/feed`), `page-photos` (`POST /{pageId}/photos`). The token
- * may come as a bearer header or an `access_token` parameter.
+ * `ig-media-publish` (`POST /{igId}/media_publish`), `ig-container`
+ * (`GET /{containerId}?fields=status_code`), `ig-user-media`
+ * (`GET /{igId}/media`), `page-feed` (`POST /{pageId}/feed`), `page-photos`
+ * (`POST /{pageId}/photos`). The token may come as a bearer header or an
+ * `access_token` parameter. A container is FINISHED when created and
+ * PUBLISHED once `media_publish` took it (publishing it again answers 9007);
+ * `holdNext` keeps a social route's answer back after the platform did the work.
  */
-export async function startGraphStandIn(opts: GraphStandInOptions): Promise<StandIn> {
-  const containers = new Set<string>();
+export async function startGraphStandIn(opts: GraphStandInOptions): Promise<GraphStandIn> {
+  const containers = new Map<string, IgContainer>();
+  const media: IgMedia[] = [];
+  const holds = new AnswerHolds();
   const accounts = [
     ...(opts.instagramAccountId ? [{ accountId: opts.instagramAccountId, token: opts.instagramToken!, username: 'loja.teste' }] : []),
     ...(opts.instagramAccounts ?? []),
@@ -414,7 +446,7 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
   const param = (req: RecordedRequest, key: string): string | undefined => req.body?.[key] ?? req.query[key];
   const numericId = () => String(17_800_000_000_000_000n + BigInt(Math.floor(Math.random() * 1e12)));
 
-  return new StandIn('Graph API', [
+  const standIn = new StandIn('Graph API', [
     {
       name: 'ig-messages',
       method: 'POST',
@@ -438,8 +470,8 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
         if (denied) return denied;
         if (!param(req, 'image_url') && !param(req, 'video_url')) return graphError(100, '(#100) The parameter image_url is required', 400);
         const id = numericId();
-        containers.add(id);
-        return { status: 200, body: { id } };
+        containers.set(id, { id, status_code: 'FINISHED', caption: param(req, 'caption') ?? '', image_url: param(req, 'image_url') ?? '' });
+        return holds.after('ig-media', req, { status: 200, body: { id } });
       },
     },
     {
@@ -449,12 +481,27 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
       handle: (req) => {
         const denied = checkIg(req, req.params.igId);
         if (denied) return denied;
-        const creationId = param(req, 'creation_id');
-        if (!creationId || !containers.has(String(creationId))) {
+        const container = containers.get(String(param(req, 'creation_id') ?? ''));
+        if (!container || container.status_code !== 'FINISHED') {
           return graphError(9007, 'Media ID is not available', 400, { type: 'OAuthException', subcode: 2207027 });
         }
-        containers.delete(String(creationId));
-        return { status: 200, body: { id: numericId() } };
+        container.status_code = 'PUBLISHED';
+        container.mediaId = numericId();
+        media.unshift({ id: container.mediaId, caption: container.caption, timestamp: graphTimestamp(new Date()) });
+        return holds.after('ig-media-publish', req, { status: 200, body: { id: container.mediaId } });
+      },
+    },
+    {
+      name: 'ig-user-media',
+      method: 'GET',
+      path: '/:igId/media',
+      handle: (req) => {
+        const denied = checkIg(req, req.params.igId);
+        if (denied) return denied;
+        const fields = (req.query.fields ?? 'id').split(',');
+        const limit = Math.min(Number(req.query.limit ?? 25) || 25, 100);
+        const data = media.slice(0, limit).map((m) => Object.fromEntries(Object.entries(m).filter(([k]) => k === 'id' || fields.includes(k))));
+        return { status: 200, body: { data, paging: { cursors: { before: 'QVFIUb2', after: 'QVFIUa1' } } } };
       },
     },
     {
@@ -465,7 +512,7 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
         const denied = checkPage(req, req.params.pageId);
         if (denied) return denied;
         if (!param(req, 'message') && !param(req, 'link')) return graphError(100, '(#100) Missing message or attachment', 400);
-        return { status: 200, body: { id: `${req.params.pageId}_${numericId()}` } };
+        return holds.after('page-feed', req, { status: 200, body: { id: `${req.params.pageId}_${numericId()}` } });
       },
     },
     {
@@ -477,7 +524,20 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
         if (denied) return denied;
         if (!param(req, 'url')) return graphError(324, '(#324) Requires upload file', 400);
         const photo = numericId();
-        return { status: 200, body: { id: photo, post_id: `${req.params.pageId}_${numericId()}` } };
+        return holds.after('page-photos', req, { status: 200, body: { id: photo, post_id: `${req.params.pageId}_${numericId()}` } });
+      },
+    },
+    {
+      // A media container's status: the same path as any object, asked with `fields=status_code`.
+      name: 'ig-container',
+      method: 'GET',
+      path: '/:containerId',
+      when: ({ query }) => (query.fields ?? '').split(',').includes('status_code'),
+      handle: (req) => {
+        if (!known(tokenOf(req))) return graphError(190, 'Invalid OAuth access token - Cannot parse access token', 401);
+        const container = containers.get(req.params.containerId);
+        if (!container) return unsupported(req.params.containerId, 'get');
+        return { status: 200, body: { status_code: container.status_code, id: container.id } };
       },
     },
     {
@@ -495,7 +555,47 @@ export async function startGraphStandIn(opts: GraphStandInOptions): Promise<Stan
         return unsupported(req.params.objectId, 'get');
       },
     },
-  ]).listen();
+  ]);
+  return Object.assign(await standIn.listen(), { holdNext: (route: string) => holds.next(route), instagram: { containers, media } });
+}
+
+/** Graph's time format: ISO 8601 in UTC with a `+0000` offset and no milliseconds. */
+function graphTimestamp(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}+0000`;
+}
+
+/** A social route's answer kept back after the platform did the work (the post exists): a late answer, or none. */
+export interface HeldAnswer {
+  /** Resolves once the request arrived and the platform acted on it. */
+  arrived: Promise<RecordedRequest>;
+  /** Sends the answer (to nobody, if the caller gave up or died meanwhile). */
+  release(): void;
+}
+
+export interface SocialStandIn extends StandIn {
+  /** Holds the answer of the next call to `route` (`ig-media-publish`, `page-feed`, `page-photos`, `tweets`…). */
+  holdNext(route: string): HeldAnswer;
+}
+
+class AnswerHolds {
+  private readonly pending = new Map<string, { arrive: (req: RecordedRequest) => void; released: Promise<void> }[]>();
+
+  next(route: string): HeldAnswer {
+    let arrive!: (req: RecordedRequest) => void;
+    let release!: () => void;
+    const arrived = new Promise<RecordedRequest>((resolve) => (arrive = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.pending.set(route, [...(this.pending.get(route) ?? []), { arrive, released }]);
+    return { arrived, release };
+  }
+
+  async after(route: string, req: RecordedRequest, response: StandInResponse): Promise<StandInResponse> {
+    const hold = this.pending.get(route)?.shift();
+    if (!hold) return response;
+    hold.arrive(req);
+    await hold.released;
+    return response;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -716,11 +816,12 @@ export const xErrors = {
   unauthorized: () => xError(401, 'Unauthorized', 'Unauthorized'),
 };
 
-/** `POST /2/tweets` of the X API v2 (route `tweets`) and `GET /2/users/me` (route `me`), bearer token of a user. */
-export async function startXStandIn(opts: { bearerToken?: string; users?: { token: string; id: string; username: string }[] }): Promise<StandIn> {
+/** `POST /2/tweets` of the X API v2 (route `tweets`) and `GET /2/users/me` (route `me`), bearer token of a user; `holdNext('tweets')` answers late. */
+export async function startXStandIn(opts: { bearerToken?: string; users?: { token: string; id: string; username: string }[] }): Promise<SocialStandIn> {
   const texts = new Set<string>();
+  const holds = new AnswerHolds();
   const users = [...(opts.bearerToken ? [{ token: opts.bearerToken, id: '1600000000000000001', username: 'lojateste' }] : []), ...(opts.users ?? [])];
-  return new StandIn('X API', [
+  const standIn = new StandIn('X API', [
     {
       name: 'me',
       method: 'GET',
@@ -752,10 +853,11 @@ export async function startXStandIn(opts: { bearerToken?: string; users?: { toke
         if (texts.has(text)) return xErrors.duplicate();
         texts.add(text);
         const id = String(1_800_000_000_000_000_000n + BigInt(Math.floor(Math.random() * 1e15)));
-        return { status: 201, body: { data: { id, text, edit_history_tweet_ids: [id] } } };
+        return holds.after('tweets', req, { status: 201, body: { data: { id, text, edit_history_tweet_ids: [id] } } });
       },
     },
-  ]).listen();
+  ]);
+  return Object.assign(await standIn.listen(), { holdNext: (route: string) => holds.next(route) });
 }
 
 // ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { ProviderError } from '../http/provider-error';
 import { Prisma } from '../../generated/prisma/client';
 import { isInfrastructureOutage, runWaitingOutOutages } from './job-outage';
 
@@ -32,6 +33,9 @@ describe('job outages', () => {
     expect(isInfrastructureOutage(new Error('Connection is closed.'))).toBe(true);
     expect(isInfrastructureOutage(new Prisma.PrismaClientKnownRequestError('Unique', { code: 'P2002', clientVersion: '7' }))).toBe(false);
     expect(isInfrastructureOutage(new Error('WhatsApp: invalid parameter'))).toBe(false);
+    // A provider's API being unreachable is the provider's failure (an attempt), not our outage.
+    expect(isInfrastructureOutage(new ProviderError('X API', 'request failed (ECONNREFUSED)', true, undefined, 'ECONNREFUSED'))).toBe(false);
+    expect(isInfrastructureOutage(new UnrecoverableError('X API: outcome unknown (request failed (ECONNRESET))'))).toBe(false);
   });
 
   it('postpones the job without using an attempt, waiting longer each time', async () => {

@@ -1,4 +1,5 @@
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { ProviderError } from '../http/provider-error';
 import { isDatabaseUnavailable } from '../prisma/prisma-errors';
 
 /** ioredis' ways of saying the connection is gone (its commands fail fast on the command connection). */
@@ -9,8 +10,13 @@ export function isRedisUnavailable(error: unknown): boolean {
   return e?.name === 'MaxRetriesPerRequestError' || (typeof e?.message === 'string' && REDIS_DOWN.test(e.message));
 }
 
-/** An outage of our own infrastructure (Postgres or Redis): waited out, never held against a job. */
+/**
+ * An outage of our own infrastructure (Postgres or Redis): waited out, never held against a job. A
+ * provider's failure (`connect ECONNREFUSED` to its API) or a deliberate final failure is not one,
+ * whatever its message says.
+ */
 export function isInfrastructureOutage(error: unknown): boolean {
+  if (error instanceof ProviderError || error instanceof UnrecoverableError) return false;
   return isDatabaseUnavailable(error) || isRedisUnavailable(error);
 }
 

@@ -22,6 +22,7 @@ export enum JobName {
   SyncWhatsAppTemplates = 'sync-whatsapp-templates',
   ExecuteFlowStep = 'execute-flow-step',
   ReconcileFlows = 'reconcile-flows',
+  DrainOutbox = 'drain-outbox',
   CheckBirthdays = 'check-birthdays',
   PublishPost = 'publish-post',
   ReconcileSocialPosts = 'reconcile-social-posts',
@@ -29,6 +30,14 @@ export enum JobName {
 }
 
 export type EmailTemplate = 'verify-email' | 'password-reset';
+
+/**
+ * What a platform answered to the attempt that claimed a post at `claimedAt` (ids and times only):
+ * accepted, or refused for certain (nothing published).
+ */
+export type PublishAnswer =
+  | { claimedAt: string; accepted: true; externalId: string | null; publishedAt: string; note?: string }
+  | { claimedAt: string; accepted: false; reason: string; final: boolean };
 
 /** Payload of each job, by name: a producer cannot add a job its processor does not understand. */
 export interface JobPayloads {
@@ -39,16 +48,24 @@ export interface JobPayloads {
     accepted?: { externalId: string; channel: string };
     /** Consecutive throttling pauses (each doubles the next when the provider says nothing). */
     throttled?: number;
-    /** The pace slot (epoch ms) this job waits for: it sends at that time without taking another. */
-    paceSlot?: number;
+    /** The pace slot this job waits for (epoch ms, PaceSlot): it sends in it without taking another. */
+    paceSlot?: { earliest: number; latest: number };
   };
   [JobName.ReconcileMessages]: Record<string, never>;
   [JobName.FanOutCampaign]: { campaignId: string; organizationId: string };
   [JobName.SyncWhatsAppTemplates]: Record<string, never>;
   [JobName.ExecuteFlowStep]: { executionId: string; stepIndex: number };
   [JobName.ReconcileFlows]: Record<string, never>;
+  [JobName.DrainOutbox]: Record<string, never>;
   [JobName.CheckBirthdays]: { date?: string };
-  [JobName.PublishPost]: { postId: string; organizationId: string };
+  [JobName.PublishPost]: {
+    postId: string;
+    organizationId: string;
+    /** Written by the worker: the platform's answer to a claim, kept while the database could not take it. */
+    answer?: PublishAnswer;
+    /** Written by the worker: how often this job looked again at an unknown outcome. */
+    rechecks?: number;
+  };
   [JobName.ReconcileSocialPosts]: Record<string, never>;
   [JobName.SendEmail]: {
     template: EmailTemplate;
@@ -65,6 +82,7 @@ export const QUEUE_OF_JOB: { [N in JobName]: QueueName } = {
   [JobName.SyncWhatsAppTemplates]: QueueName.Messages,
   [JobName.ExecuteFlowStep]: QueueName.Flows,
   [JobName.ReconcileFlows]: QueueName.Flows,
+  [JobName.DrainOutbox]: QueueName.Flows,
   [JobName.CheckBirthdays]: QueueName.Birthdays,
   [JobName.PublishPost]: QueueName.SocialPosts,
   [JobName.ReconcileSocialPosts]: QueueName.SocialPosts,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OutboxModule } from '../../core/outbox/outbox.module';
 import { ConsentController } from './consent/consent.controller';
 import { ConsentRepository } from './consent/consent.repository';
 import { ConsentService } from './consent/consent.service';
@@ -17,6 +18,7 @@ import { ContactsService } from './contacts.service';
  * unsubscribeUrl).
  */
 @Module({
+  imports: [OutboxModule],
   controllers: [ContactsController, ConsentController, UnsubscribeController],
   providers: [
     ContactsService,

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { OutboxService } from '../../core/outbox/outbox.service';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { Prisma } from '../../generated/prisma/client';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import type { Channel } from '../../generated/prisma/enums';
 import { type ConsentState, consentWhere } from './consent/consent-state';
+import { CONTACT_TAG_ADDED } from './contact.events';
 
 /** A Prisma client or an interactive transaction's client. */
 export type Db = Prisma.TransactionClient;
@@ -24,7 +26,10 @@ export interface ContactFilter {
 /** The queries of the contacts module; every one is scoped to one organization. */
 @Injectable()
 export class ContactsRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly outbox: OutboxService,
+  ) {}
 
   private whereOf(scope: TenantScope, filter: ContactFilter): Prisma.ContactWhereInput {
     const where: Prisma.ContactWhereInput = scope.where({});
@@ -83,7 +88,8 @@ export class ContactsRepository {
 
   /**
    * Links tags (created as needed) to contacts; answers only the links that did
-   * not exist, which are the ones that emit `contact.tag-added`.
+   * not exist. Each of those is a `contact.tag-added` event, appended to the
+   * outbox in the same transaction: a tag is never added without its event.
    */
   async attachTags(db: Db, orgId: string, links: { contactId: string; tag: string }[]): Promise<{ contactId: string; tag: string }[]> {
     if (links.length === 0) return [];
@@ -97,7 +103,12 @@ export class ContactsRepository {
       SELECT * FROM unnest(${links.map((l) => l.contactId)}::text[], ${links.map((l) => idOf.get(l.tag)!)}::text[])
       ON CONFLICT DO NOTHING
       RETURNING "contactId", "tagId"`;
-    return inserted.map((row) => ({ contactId: row.contactId, tag: nameOf.get(row.tagId)! }));
+    const added = inserted.map((row) => ({ contactId: row.contactId, tag: nameOf.get(row.tagId)! }));
+    await this.outbox.append(
+      db,
+      added.map((link) => ({ organizationId: orgId, type: CONTACT_TAG_ADDED, payload: link })),
+    );
+    return added;
   }
 
   async detachTag(db: Db, orgId: string, contactId: string, tag: string): Promise<void> {

@@ -1,12 +1,12 @@
 import { BadRequestException, ConflictException, HttpException, HttpStatus, Injectable, Logger, NotFoundException } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
 import { CacheService } from '../../core/cache/cache.service';
+import { OutboxService } from '../../core/outbox/outbox.service';
 import { Paginated } from '../../core/http/pagination.dto';
 import { isNotFound, isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import { birthdayColumns, normalizeTags, parseBirthday, tagProblem } from './contact-fields';
-import { CONTACT_TAG_ADDED, ContactTagAddedEvent } from './contact.events';
+import type { ContactTagAddedEvent } from './contact.events';
 import { consentMapOf, parseConsentFilter } from './consent/consent-state';
 import { ContactRow, ContactsRepository, Db, contactInclude } from './contacts.repository';
 import { ContactDto, CreateContactDto, ListContactsQueryDto, UpdateContactDto } from './dto/contact.dto';
@@ -49,8 +49,9 @@ export function conflictOf(error: unknown): ConflictException | undefined {
 /**
  * Contacts of one organization. Every write keeps `Organization.contactCount`
  * exact in the same transaction, invalidates the organization's cached lists,
- * organization and dashboard before it answers, and emits `contact.tag-added`
- * (after commit) for each tag a contact did not have.
+ * organization and dashboard before it answers, and records a
+ * `contact.tag-added` outbox event in its transaction for each tag a contact
+ * did not have (ContactsRepository.attachTags), kicking the drain after commit.
  */
 @Injectable()
 export class ContactsService {
@@ -60,7 +61,7 @@ export class ContactsService {
     private readonly prisma: PrismaService,
     private readonly repository: ContactsRepository,
     private readonly cache: CacheService,
-    private readonly events: EventEmitter2,
+    private readonly outbox: OutboxService,
   ) {}
 
   async list(scope: TenantScope, query: ListContactsQueryDto): Promise<Paginated<ContactDto>> {
@@ -170,7 +171,7 @@ export class ContactsService {
     await this.afterWrite(orgId, []);
   }
 
-  /** Adds a tag; `contact.tag-added` fires only if the contact did not have it. */
+  /** Adds a tag; a `contact.tag-added` event is recorded only if the contact did not have it. */
   async addTag(scope: TenantScope, id: string, tag: string): Promise<ContactDto> {
     const orgId = scope.organizationId;
     const name = tag.trim();
@@ -197,12 +198,15 @@ export class ContactsService {
     return toContactDto(row);
   }
 
-  /** Drops what the write made stale (before the caller answers), then tells listeners about new tags. */
+  /**
+   * Drops what the write made stale (before the caller answers), then wakes the outbox drain when tags were
+   * added: their events were committed with the write, so a lost kick only delays them.
+   */
   async afterWrite(orgId: string, added: ContactTagAddedEvent[]): Promise<void> {
     await this.cache
       .invalidateOrganization(orgId)
       .catch((error: Error) => this.logger.warn(`Caches of organization ${orgId} not invalidated: ${error.message}`));
-    for (const event of added) this.events.emit(CONTACT_TAG_ADDED, event);
+    if (added.length > 0) await this.outbox.kick();
   }
 
   private async maxContactsOf(db: Db, orgId: string): Promise<number | undefined> {

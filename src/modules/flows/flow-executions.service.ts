@@ -114,6 +114,26 @@ export class FlowExecutionsService {
     return found !== null;
   }
 
+  /** Runs of a flow started for a contact since `since` (counts the loop guard of tag triggers). */
+  runsSince(flowId: string, contactId: string, since: Date): Promise<number> {
+    return this.prisma.flowExecution.count({ where: { flowId, contactId, startedAt: { gte: since } } });
+  }
+
+  /**
+   * Records a run that was not started, as FAILED with the reason, so the
+   * refusal shows in the flow's executions. Its `dedupeKey` is the event's:
+   * the same event is refused once.
+   */
+  async refuse(run: StartRun, reason: string): Promise<void> {
+    try {
+      await this.prisma.flowExecution.create({
+        data: { ...executionRow(run), status: ExecutionStatus.FAILED, error: reason, finishedAt: new Date() },
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error, ['dedupeKey'])) throw error;
+    }
+  }
+
   /**
    * A repeated event answers the run it started. If that run never got its
    * first job (a crash between the insert and the enqueue), queue it now: the

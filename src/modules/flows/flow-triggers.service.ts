@@ -10,6 +10,10 @@ import { normalizeKeyword } from '../messages/inbound/keywords';
 import { StartExecutionDto } from './dto/execution.dto';
 import { FlowExecutionsService, StartedRun } from './flow-executions.service';
 
+/** Runs one flow may start for one contact from tags within an hour; past it the flow is looping through tags. */
+export const MAX_TAG_RUNS_PER_CONTACT_HOUR = 10;
+const HOUR_MS = 3_600_000;
+
 /**
  * Where runs begin: one method per trigger, each deciding the key that
  * identifies its event (the same event never starts a flow twice for a contact).
@@ -89,7 +93,11 @@ export class FlowTriggersService implements OnModuleInit {
    * flows for it. The event is identified by when that tag was attached, so a
    * repeated event is one run, while removing and re-adding the tag later is a
    * new event. A flow never re-triggers itself for a contact with a run of it
-   * still in progress (a flow that removes and re-adds its own tag would loop).
+   * still in progress (a flow that removes and re-adds its own tag would loop),
+   * and flows that feed each other (A adds `b`, B adds `a`) stop once one has
+   * run MAX_TAG_RUNS_PER_CONTACT_HOUR times for the contact in the last hour:
+   * the refused run is recorded FAILED with the reason. Called by the outbox
+   * drain, possibly twice for one event: every start is idempotent.
    */
   async tagAdded(event: ContactTagAddedEvent): Promise<void> {
     const flows = await this.prisma.flow.findMany({
@@ -110,14 +118,40 @@ export class FlowTriggersService implements OnModuleInit {
         this.logger.log(`Flow ${flow.id} not re-triggered: contact ${event.contactId} has a run of it in progress`);
         continue;
       }
-      await this.executions.start({
+      const run = {
         flow,
         contactId: event.contactId,
         triggerType: TriggerType.TAG_ADDED,
         triggerData: { tag: event.tag },
         dedupeKey: `tag:${flow.id}:${event.contactId}:${event.tag}:${link.createdAt.getTime()}`,
-      });
+      };
+      if ((await this.executions.runsSince(flow.id, event.contactId, new Date(Date.now() - HOUR_MS))) >= MAX_TAG_RUNS_PER_CONTACT_HOUR) {
+        const reason =
+          `Not started: tag "${event.tag}" already started this flow ${MAX_TAG_RUNS_PER_CONTACT_HOUR} times for this contact ` +
+          `in the last hour. Flows that add each other's trigger tags loop; change their steps or triggers.`;
+        this.logger.warn(`Flow ${flow.id} stopped for contact ${event.contactId}: ${MAX_TAG_RUNS_PER_CONTACT_HOUR} tag-triggered runs in an hour`);
+        await this.executions.refuse(run, reason);
+        continue;
+      }
+      await this.executions.start(run);
     }
+  }
+
+  /** Which of these `organizationId:tag` pairs have an active TAG_ADDED flow (one query for a whole batch of events). */
+  async tagsWithFlows(events: { organizationId: string; tag: string }[]): Promise<Set<string>> {
+    if (events.length === 0) return new Set();
+    const flows = await this.prisma.flow.findMany({
+      where: {
+        triggerType: TriggerType.TAG_ADDED,
+        active: true,
+        OR: [...new Map(events.map((e) => [`${e.organizationId}:${e.tag}`, e])).values()].map((e) => ({
+          organizationId: e.organizationId,
+          triggerTag: e.tag,
+        })),
+      },
+      select: { organizationId: true, triggerTag: true },
+    });
+    return new Set(flows.map((f) => `${f.organizationId}:${f.triggerTag}`));
   }
 
   /** The daily check's runs: one per flow and contact for that date, whatever number of times it runs. */

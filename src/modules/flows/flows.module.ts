@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
+import { OutboxModule } from '../../core/outbox/outbox.module';
 import { workerProviders } from '../../core/queues/worker-providers';
 import { ChannelsModule } from '../channels/channels.module';
 import { ContactsModule } from '../contacts/contacts.module';
 import { MessagesModule } from '../messages/messages.module';
 import { FlowExecutionsService } from './flow-executions.service';
+import { FlowOutboxDrainService } from './flow-outbox-drain.service';
 import { FlowReconcilerService } from './flow-reconciler.service';
 import { FlowRunnerService } from './flow-runner.service';
-import { FlowTagTriggerListener } from './flow-tag-trigger.listener';
 import { FlowTriggersService } from './flow-triggers.service';
 import { FlowWebhookGuard } from './flow-webhook.guard';
 import { FlowWebhooksController } from './flow-webhooks.controller';
@@ -17,7 +18,7 @@ import { FlowStepRegistry } from './steps/flow-step.registry';
 import { flowStepProviders } from './steps';
 
 @Module({
-  imports: [MessagesModule, ContactsModule, ChannelsModule],
+  imports: [MessagesModule, ContactsModule, ChannelsModule, OutboxModule],
   controllers: [FlowsController, FlowWebhooksController],
   providers: [
     FlowsService,
@@ -26,9 +27,8 @@ import { flowStepProviders } from './steps';
     FlowRunnerService,
     FlowStepRegistry,
     FlowWebhookGuard,
-    FlowTagTriggerListener,
     ...flowStepProviders,
-    ...workerProviders(FlowsProcessor, FlowReconcilerService),
+    ...workerProviders(FlowsProcessor, FlowReconcilerService, FlowOutboxDrainService),
   ],
   exports: [FlowTriggersService],
 })

@@ -91,7 +91,7 @@ function setup(sender: Partial<MessageSender> & Pick<MessageSender, 'unknownOutc
   const statuses = { applyPending: jest.fn(async () => 0) } as unknown as DeliveryStatusService;
   const consent = { unsubscribeUrl: () => 'https://zyva.test/api/unsubscribe/t' } as unknown as ConsentService;
   const quota = { release: jest.fn(async () => 0) } as unknown as MessageQuota;
-  const pace = { reserve: jest.fn(async () => 0), throttle: jest.fn(async () => 1000) } as unknown as PaceService;
+  const pace = { slot: jest.fn(async () => ({ earliest: Date.now(), latest: Date.now() })), throttle: jest.fn(async () => 1000) } as unknown as PaceService;
   const config = { WORKER_LOCK_DURATION_MS: LOCK_MS, UNCERTAIN_SEND_WAIT_MS: WAIT_MS } as AppConfig;
   const service = new MessageSenderService(repository as unknown as MessageSendRepository, registry, router, statuses, consent, quota, pace, config);
   return { service, repository, provider, router, statuses };

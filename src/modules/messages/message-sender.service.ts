@@ -16,7 +16,7 @@ import { fillTemplate } from '../channels/templates/whatsapp-templates.service';
 import { ConsentService } from '../contacts/consent/consent.service';
 import type { Channel } from '../../generated/prisma/enums';
 import { MessageQuota } from '../organizations/message-quota';
-import { LATENESS_MS, PaceAccount, PaceService } from '../channels/pacing/pace.service';
+import { LATENESS_MS, PaceAccount, PaceService, PaceSlot } from '../channels/pacing/pace.service';
 import { CONSENT_CHANNELS, OUTSIDE_WINDOW, outsideWindow } from './send-rules';
 
 export type SendMessageJob = Job<JobPayloads[JobName.SendMessage]>;
@@ -38,6 +38,8 @@ const MAX_THROTTLE_PAUSE_MS = 60_000;
 
 /** A pace slot this close is waited for in the worker; a later one puts the job back until then. */
 const IN_PROCESS_WAIT_MS = 250;
+/** Slots in a row a send may reach too late (a busy event loop) before its job waits in the queue instead. */
+const MAX_MISSED_SLOTS = 3;
 
 const RECIPIENT_LABEL: Record<string, string> = { phone: 'phone number', email: 'email address', instagramId: 'Instagram id' };
 
@@ -228,9 +230,9 @@ export class MessageSenderService {
       await this.repository.release(message.id, providerError.message, false);
       if (pace) {
         const pause = await this.pace.throttle(pace, providerError.retryAfterMs);
-        const wait = Math.max(pause, await this.pace.reserve(pace));
-        await job.updateData({ ...job.data, paceSlot: Date.now() + wait });
-        throw await this.postpone(job, token, wait, `throttled: ${pause} ms pause`);
+        const slot = await this.pace.slot(pace);
+        await job.updateData({ ...job.data, paceSlot: slot });
+        throw await this.postpone(job, token, Math.max(pause, slot.latest - Date.now()), `throttled: ${pause} ms pause`);
       }
       throw await this.postpone(job, token, this.throttlePause(job, providerError), 'throttled');
     }
@@ -328,19 +330,26 @@ export class MessageSenderService {
    * pace's lateness margin is taken again, so a backlog never sends in a burst.
    */
   private async waitForSlot(job: SendMessageJob, token: string | undefined, message: MessageToSend, pace: PaceAccount): Promise<void> {
-    const slot = job.data.paceSlot;
-    if (slot !== undefined && Date.now() >= slot - IN_PROCESS_WAIT_MS && Date.now() - slot <= LATENESS_MS) {
-      if (slot > Date.now()) await sleep(slot - Date.now());
-      return;
+    const kept = job.data.paceSlot;
+    if (kept && Date.now() >= kept.latest - IN_PROCESS_WAIT_MS && (await this.reached(kept))) return;
+    // A slot reached more than LATENESS_MS late (a busy event loop, a slow answer from Redis) is given up for
+    // the next free one: sending late would squeeze two slots into less than their spacing.
+    for (let missed = 0; ; missed++) {
+      const slot = await this.pace.slot(pace);
+      const wait = slot.latest - Date.now();
+      if (token && (wait > IN_PROCESS_WAIT_MS || missed >= MAX_MISSED_SLOTS)) {
+        await this.repository.release(message.id, undefined, false);
+        await job.updateData({ ...job.data, paceSlot: slot });
+        throw await this.postpone(job, token, wait, 'paced');
+      }
+      if ((await this.reached(slot)) || !token) return;
     }
-    const wait = await this.pace.reserve(pace);
-    if (wait <= IN_PROCESS_WAIT_MS || !token) {
-      if (wait > 0) await sleep(wait);
-      return;
-    }
-    await this.repository.release(message.id, undefined, false);
-    await job.updateData({ ...job.data, paceSlot: Date.now() + wait });
-    throw await this.postpone(job, token, wait, 'paced');
+  }
+
+  /** Sleeps until the slot; true when it is still on time to send in it. */
+  private async reached(slot: PaceSlot): Promise<boolean> {
+    if (slot.latest > Date.now()) await sleep(slot.latest - Date.now());
+    return Date.now() - slot.earliest <= LATENESS_MS;
   }
 
   /** The earlier attempt did not go out: claim the message again for a new attempt, if one is left. */

@@ -3,9 +3,8 @@ import type { JobState, Queue } from 'bullmq';
 import { AppConfig } from '../../core/config/app-config';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
-import { JobName, QueueName } from '../../core/queues/queue.catalogue';
+import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
 import { SocialPostStatus } from '../../generated/prisma/enums';
-import type { PublishOutcome } from './social-post-publishing.service';
 
 const PAGE = 500;
 const MAX_ROUNDS = 20;
@@ -14,19 +13,17 @@ const PENDING: (JobState | 'unknown')[] = ['waiting', 'active', 'delayed', 'prio
 export interface SocialPostReconcileReport {
   checked: number;
   requeued: number;
-  published: number;
-  failed: number;
 }
 
 /**
  * Posts are stored before their job is queued, so Redis being down (or a
  * crash) at that moment must not lose one. A repeatable job (every
  * RECONCILE_INTERVAL_MS) looks at SCHEDULED posts due before its next run
- * and untouched for RECONCILE_GRACE_MS: one without a pending job is queued
- * again under its own id. A post left PUBLISHING is settled from its job:
- * PUBLISHED if the job did publish it, else FAILED rather than published
- * again (the platform may already show it; a duplicate post is worse than a
- * visible failure).
+ * and at PUBLISHING ones, untouched for RECONCILE_GRACE_MS: one without a
+ * pending job gets its job again under its own id. A PUBLISHING post's new
+ * job carries the platform answer its old job kept, if any, and the
+ * publishing state machine settles it from its claim: it never publishes a
+ * post whose outcome is unknown blindly.
  */
 @Injectable()
 export class SocialPostReconcilerService implements OnApplicationBootstrap {
@@ -49,7 +46,7 @@ export class SocialPostReconcilerService implements OnApplicationBootstrap {
     const now = Date.now();
     const cutoff = new Date(now - this.config.RECONCILE_GRACE_MS);
     const horizon = new Date(now + this.config.RECONCILE_INTERVAL_MS);
-    const report: SocialPostReconcileReport = { checked: 0, requeued: 0, published: 0, failed: 0 };
+    const report: SocialPostReconcileReport = { checked: 0, requeued: 0 };
     let afterId = '';
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const rows = await this.prisma.socialPost.findMany({
@@ -67,11 +64,7 @@ export class SocialPostReconcilerService implements OnApplicationBootstrap {
       report.checked += rows.length;
       for (const row of rows) await this.reconcile(row, report);
     }
-    if (report.requeued + report.published + report.failed > 0) {
-      this.logger.warn(
-        `Reconciled social posts: ${report.requeued} queued again, ${report.published} recorded as published, ${report.failed} failed`,
-      );
-    }
+    if (report.requeued > 0) this.logger.warn(`Reconciled social posts: ${report.requeued} queued again`);
     return report;
   }
 
@@ -81,33 +74,12 @@ export class SocialPostReconcilerService implements OnApplicationBootstrap {
   ): Promise<void> {
     const state = await this.queue.getJobState(post.id);
     if (PENDING.includes(state)) return;
-    if (post.status === SocialPostStatus.PUBLISHING) {
-      const job = state === 'unknown' ? undefined : await this.queue.getJob(post.id);
-      const outcome = job?.returnvalue as PublishOutcome | undefined;
-      if (state === 'completed' && outcome?.kind === 'published') {
-        // Published, but the database was unreachable when the job tried to record it.
-        const { count } = await this.prisma.socialPost.updateMany({
-          where: { id: post.id, status: SocialPostStatus.PUBLISHING },
-          data: { status: SocialPostStatus.PUBLISHED, externalId: outcome.externalId, publishedAt: new Date(job!.finishedOn ?? Date.now()) },
-        });
-        report.published += count;
-        return;
-      }
-      const { count } = await this.prisma.socialPost.updateMany({
-        where: { id: post.id, status: SocialPostStatus.PUBLISHING },
-        data: {
-          status: SocialPostStatus.FAILED,
-          failedAt: new Date(),
-          errorMessage: (state === 'failed' && job?.failedReason) || 'Publishing was interrupted; check the platform before scheduling it again.',
-        },
-      });
-      report.failed += count;
-      return;
-    }
-    if (state !== 'unknown') await this.queue.remove(post.id); // ended without publishing: replace it
+    const previous = state === 'unknown' ? undefined : await this.queue.getJob(post.id);
+    const answer = (previous?.data as JobPayloads[JobName.PublishPost] | undefined)?.answer;
+    if (previous) await this.queue.remove(post.id); // ended without settling the post: replace it
     await this.jobs.add(
       JobName.PublishPost,
-      { postId: post.id, organizationId: post.organizationId },
+      { postId: post.id, organizationId: post.organizationId, ...(answer ? { answer } : {}) },
       { jobId: post.id, delay: Math.max(0, post.scheduledFor.getTime() - Date.now()) },
     );
     report.requeued++;

@@ -1,6 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { OnModuleDestroy } from '@nestjs/common';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { runWaitingOutOutages } from '../../core/queues/job-outage';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
 import { PublishOutcome, SocialPostPublishingService } from './social-post-publishing.service';
@@ -17,20 +18,9 @@ export class SocialPostsProcessor extends WorkerHost implements OnModuleDestroy 
 
   async process(job: Job, token?: string): Promise<PublishOutcome | SocialPostReconcileReport> {
     switch (job.name) {
-      case JobName.PublishPost: {
-        const { postId, organizationId } = job.data as JobPayloads[JobName.PublishPost];
-        const outcome = await this.publishing.publish({
-          postId,
-          organizationId,
-          lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
-        });
-        if (outcome.kind === 'later') {
-          // Rescheduled while this job was already due: wait again instead of publishing early.
-          await job.moveToDelayed(outcome.at.getTime(), token);
-          throw new DelayedError();
-        }
-        return outcome;
-      }
+      case JobName.PublishPost:
+        // A Postgres or Redis outage postpones the job without using an attempt: nothing fails because of us.
+        return runWaitingOutOutages(job, token, () => this.publish(job as Job<JobPayloads[JobName.PublishPost]>, token));
       case JobName.ReconcileSocialPosts:
         return this.reconciler.run();
       default:
@@ -41,5 +31,24 @@ export class SocialPostsProcessor extends WorkerHost implements OnModuleDestroy 
   /** Graceful shutdown: stop taking jobs and let the active ones finish before Prisma and Redis close. */
   async onModuleDestroy(): Promise<void> {
     await this.worker.close();
+  }
+
+  private async publish(job: Job<JobPayloads[JobName.PublishPost]>, token?: string): Promise<PublishOutcome> {
+    const { postId, organizationId, answer, rechecks = 0 } = job.data;
+    const outcome = await this.publishing.publish({
+      postId,
+      organizationId,
+      lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+      answer,
+      rechecks,
+      keepAnswer: (kept) => job.updateData({ ...job.data, answer: kept }),
+    });
+    if (outcome.kind === 'later' || outcome.kind === 'recheck') {
+      // Rescheduled, or not decidable yet: wait without using an attempt (and never publish early).
+      if (outcome.kind === 'recheck') await job.updateData({ ...job.data, rechecks: rechecks + 1 });
+      await job.moveToDelayed(outcome.at.getTime(), token);
+      throw new DelayedError();
+    }
+    return outcome;
   }
 }

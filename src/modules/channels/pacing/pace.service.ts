@@ -2,6 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { REDIS } from '../../../core/redis/redis.constants';
 
+/** A slot on the local clock (epoch ms): it lies between the two. */
+export interface PaceSlot {
+  earliest: number;
+  latest: number;
+}
+
 /** Who a send is paced as: a store's connection, or one of the platform's own accounts. */
 export interface PaceAccount {
   /** The limiter's Redis key: `zyva:pace:{<orgId>}:<connectionId>` or `zyva:pace:platform:<kind>`. */
@@ -73,9 +79,20 @@ export class PaceService {
     return this.redis as unknown as Scripted;
   }
 
-  /** Takes the account's next slot; answers the milliseconds until it. */
+  /** Takes the account's next slot; answers the milliseconds until it, counted from when Redis answered. */
   reserve(account: PaceAccount): Promise<number> {
     return this.scripted.zyvaPace(account.key, 'reserve', (1000 + LATENESS_MS) / account.perSecond, 0, MAX_PAUSE_MS);
+  }
+
+  /**
+   * Takes the account's next slot, on this process' clock: Redis timed it somewhere within the round trip, so
+   * the slot lies between `earliest` and `latest`. Sending at `latest` is never early; sending more than
+   * LATENESS_MS after `earliest` may be late.
+   */
+  async slot(account: PaceAccount): Promise<PaceSlot> {
+    const before = Date.now();
+    const wait = await this.reserve(account);
+    return { earliest: before + wait, latest: Date.now() + wait };
   }
 
   /**

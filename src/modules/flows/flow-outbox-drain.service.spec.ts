@@ -1,0 +1,80 @@
+import type { AppConfig } from '../../core/config/app-config';
+import type { OutboxEvent, OutboxService } from '../../core/outbox/outbox.service';
+import type { JobProducer } from '../../core/queues/job-producer.service';
+import { Prisma } from '../../generated/prisma/client';
+import { DRAIN_BATCH, FlowOutboxDrainService } from './flow-outbox-drain.service';
+import type { FlowTriggersService } from './flow-triggers.service';
+
+const event = (id: number, tag: string, attempts = 1): OutboxEvent => ({
+  id: BigInt(id),
+  organizationId: 'org-1',
+  type: 'contact.tag-added',
+  payload: { contactId: `c${id}`, tag },
+  attempts,
+});
+
+function setup(batches: OutboxEvent[][], tagAdded: (e: { contactId: string; tag: string }) => Promise<void> = async () => undefined) {
+  const calls = { completed: [] as bigint[][], failed: [] as [bigint, string, number | null][], kicks: 0, started: [] as string[] };
+  const outbox = {
+    claim: async () => batches.shift() ?? [],
+    complete: async (ids: bigint[]) => void calls.completed.push(ids),
+    failed: async (id: bigint, error: string, retryInMs: number | null) => void calls.failed.push([id, error, retryInMs]),
+    kick: async () => void calls.kicks++,
+    purge: async () => 0,
+  };
+  const triggers = {
+    tagsWithFlows: async (events: { organizationId: string; tag: string }[]) =>
+      new Set(events.filter((e) => e.tag !== 'no-flow').map((e) => `${e.organizationId}:${e.tag}`)),
+    tagAdded: async (e: { contactId: string; tag: string }) => {
+      calls.started.push(e.contactId);
+      await tagAdded(e);
+    },
+  };
+  const drain = new FlowOutboxDrainService(
+    outbox as unknown as OutboxService,
+    triggers as unknown as FlowTriggersService,
+    {} as JobProducer,
+    {} as AppConfig,
+  );
+  return { drain, calls };
+}
+
+describe('FlowOutboxDrainService', () => {
+  it('starts the flows of each event and marks the batch handled; tags without flows are handled without starting anything', async () => {
+    const { drain, calls } = setup([[event(1, 'vip'), event(2, 'no-flow'), event(3, 'vip')]]);
+    await expect(drain.run()).resolves.toEqual({ handled: 3, failed: 0, purged: 0 });
+    expect(calls.started.sort()).toEqual(['c1', 'c3']);
+    expect(calls.completed.map((ids) => ids.map(Number).sort())).toEqual([[1, 2, 3]]);
+  });
+
+  it('a failing event is handed out again later with a growing backoff, and given up on after 10 attempts', async () => {
+    const { drain, calls } = setup([[event(1, 'vip', 1), event(2, 'vip', 4), event(3, 'vip', 10)]], async () => {
+      throw new Error('flow broken');
+    });
+    await expect(drain.run()).resolves.toMatchObject({ handled: 0, failed: 3 });
+    expect(calls.failed.map(([id, error, retry]) => [Number(id), error, retry])).toEqual([
+      [1, 'flow broken', 2000],
+      [2, 'flow broken', 16000],
+      [3, 'flow broken', null],
+    ]);
+    expect(calls.completed).toEqual([[]]);
+  });
+
+  it('our own outage aborts the run: nothing is marked, the events come back once their lease ends', async () => {
+    const down = new Prisma.PrismaClientKnownRequestError("Can't reach database server", { code: 'P1001', clientVersion: '7' });
+    const { drain, calls } = setup([[event(1, 'vip'), event(2, 'vip')]], async () => {
+      throw down;
+    });
+    await expect(drain.run()).rejects.toBe(down);
+    expect(calls.completed).toEqual([]);
+    expect(calls.failed).toEqual([]);
+  });
+
+  it('hands a long backlog over to a follow-up job instead of holding the worker', async () => {
+    const full = () => Array.from({ length: DRAIN_BATCH }, (_, i) => event(i, 'no-flow'));
+    const { drain, calls } = setup(Array.from({ length: 25 }, full));
+    const report = await drain.run();
+    expect(report.handled).toBe(20 * DRAIN_BATCH);
+    expect(calls.kicks).toBe(1);
+  });
+});
