@@ -12,8 +12,12 @@ import {
   Max,
   Min,
   MinLength,
+  Validate,
+  type ValidationArguments,
+  type ValidatorConstraintInterface,
   validateSync,
 } from 'class-validator';
+import { parseClusterNodes } from '../redis/redis.options';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -22,6 +26,32 @@ const toBool = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : ['true', '1', 'yes'].includes(String(value).toLowerCase());
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 const httpUrl = { require_tld: false, protocols: ['http', 'https'], require_protocol: true };
+
+/** Exactly one Redis target: `REDIS_URL` (one node) or `REDIS_CLUSTER_NODES` (a cluster), each well formed. */
+class RedisTargetConstraint implements ValidatorConstraintInterface {
+  private problem(value: unknown, args: ValidationArguments): string | undefined {
+    const env = args.object as EnvironmentVariables;
+    if (args.property === 'REDIS_URL' && (env.REDIS_URL === undefined) === (env.REDIS_CLUSTER_NODES === undefined)) {
+      return 'set exactly one of REDIS_URL (one Redis node) and REDIS_CLUSTER_NODES (a Redis Cluster)';
+    }
+    if (value === undefined) return undefined;
+    if (args.property === 'REDIS_URL') return /^rediss?:\/\/[^\s]*$/.test(String(value)) ? undefined : 'REDIS_URL must be a redis:// or rediss:// URL';
+    try {
+      parseClusterNodes(String(value));
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  validate(value: unknown, args: ValidationArguments): boolean {
+    return this.problem(value, args) === undefined;
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    return this.problem(args.value, args) ?? '';
+  }
+}
 
 /**
  * Every environment variable Zyva reads, validated once at startup.
@@ -44,8 +74,12 @@ export class EnvironmentVariables {
   @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgresql:// URL' })
   DATABASE_URL!: string;
 
-  @Matches(/^rediss?:\/\/[^\s]*$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
-  REDIS_URL!: string;
+  @Validate(RedisTargetConstraint)
+  REDIS_URL?: string;
+
+  /** Seeds of a Redis Cluster (`host:port` or redis(s):// URLs, comma-separated), instead of REDIS_URL. */
+  @Validate(RedisTargetConstraint)
+  REDIS_CLUSTER_NODES?: string;
 
   /** BullMQ key prefix; `bull` in production (contract), overridden by tests to isolate suites. */
   @Matches(/^[A-Za-z0-9:_-]+$/)
@@ -156,7 +190,7 @@ export function validateEnvironment(raw: Record<string, string | undefined>): En
   const errors = validateSync(env, { skipMissingProperties: false, forbidUnknownValues: true });
   if (errors.length > 0) {
     const lines = errors.map((e) => {
-      const shown = e.property.match(/TOKEN|SECRET|PASSWORD|KEY|URL/) ? '(hidden)' : JSON.stringify(e.value);
+      const shown = e.property.match(/TOKEN|SECRET|PASSWORD|KEY|URL|NODES/) ? '(hidden)' : JSON.stringify(e.value);
       return `  - ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')} (got ${e.value === undefined ? 'nothing' : shown})`;
     });
     throw new ConfigValidationError(`Invalid environment configuration:\n${lines.join('\n')}`);

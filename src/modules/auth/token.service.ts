@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { REDIS, keys } from '../../core/redis/redis.constants';
+import type { RedisClient } from '../../core/redis/redis.connection';
 import { TOKEN_TTL_SECONDS } from '../../core/auth/auth.types';
 
 export type TokenKind = 'email' | 'reset';
@@ -11,7 +11,7 @@ const keyOf = (kind: TokenKind, token: string) => (kind === 'email' ? keys.email
 /** Single-use tokens (`zyva:token:{kind}:{token}`, 1 h) consumed atomically with GETDEL. */
 @Injectable()
 export class TokenService {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
 
   async issue(kind: TokenKind, userId: string): Promise<string> {
     const token = randomBytes(32).toString('base64url');

@@ -2,6 +2,7 @@ import { BadRequestException, Injectable } from '@nestjs/common';
 import { CsvError, parse } from 'csv-parse';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { CacheService } from '../../core/cache/cache.service';
 import { isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
@@ -48,7 +49,8 @@ function newContactId(): string {
  * in batches of 500 (one lookup, one transaction each). A row whose email or
  * phone matches a contact (existing, or created earlier in the file) updates
  * it; rows past the plan's contact cap are rejected; every rejected line is
- * reported with its reason. Caches are invalidated once, at the end.
+ * reported with its reason. Each batch is written through `cache.writing`, so
+ * no batch leaves the organization's caches stale.
  */
 /** The rows as one `unnest(...) AS v(id, name, email, phone, instagram, birthday, month, day)` relation. */
 function contactRows(rows: { id: string; fields: ContactFields }[]): Prisma.Sql {
@@ -72,6 +74,7 @@ export class ContactsImportService {
     private readonly prisma: PrismaService,
     private readonly repository: ContactsRepository,
     private readonly contacts: ContactsService,
+    private readonly cache: CacheService,
   ) {}
 
   async import(scope: TenantScope, file: Readable): Promise<ImportResultDto> {
@@ -133,7 +136,7 @@ export class ContactsImportService {
     }
     await flush();
     if (!header) throw new BadRequestException('The file is empty: expected a header line with at least a "name" column.');
-    if (result.created + result.updated > 0) await this.contacts.afterWrite(scope.organizationId, added);
+    this.contacts.afterWrite(added);
     result.errors.sort((x, y) => x.line - y.line);
     return result;
   }
@@ -217,7 +220,7 @@ export class ContactsImportService {
       }
     }
 
-    await this.prisma.$transaction(async (tx) => {
+    await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
       const granted = await this.repository.reserveSlots(tx, orgId, creates.length);
       for (const row of creates.slice(granted)) {
         outcome.errors.push({ line: row.line, reason: "your plan's contact limit is reached" });
@@ -229,7 +232,7 @@ export class ContactsImportService {
       outcome.added = (await this.repository.attachTags(tx, orgId, links)).map((l) => ({ organizationId: orgId, ...l }));
       outcome.created = admitted.length;
       outcome.updated = updates.length;
-    }, { timeout: 30_000 });
+    }, { timeout: 30_000 }));
     return outcome;
   }
 

@@ -1,4 +1,4 @@
-import { BadRequestException, ConflictException, HttpException, HttpStatus, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { BadRequestException, ConflictException, HttpException, HttpStatus, Injectable, NotFoundException } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { CacheService } from '../../core/cache/cache.service';
 import { Paginated } from '../../core/http/pagination.dto';
@@ -45,14 +45,13 @@ export function conflictOf(error: unknown): ConflictException | undefined {
 
 /**
  * Contacts of one organization. Every write keeps `Organization.contactCount`
- * exact in the same transaction, invalidates the organization's cached lists,
- * organization and dashboard before it answers, and emits `contact.tag-added`
- * (after commit) for each tag a contact did not have.
+ * exact in the same transaction, runs through `cache.writing` (the
+ * organization's cached lists, organization and dashboard are gone before it
+ * answers, or it is refused before anything changes), and emits
+ * `contact.tag-added` (after commit) for each tag a contact did not have.
  */
 @Injectable()
 export class ContactsService {
-  private readonly logger = new Logger(ContactsService.name);
-
   constructor(
     private readonly prisma: PrismaService,
     private readonly repository: ContactsRepository,
@@ -83,7 +82,7 @@ export class ContactsService {
     let added: ContactTagAddedEvent[] = [];
     let row: ContactRow;
     try {
-      row = await this.prisma.$transaction(async (tx) => {
+      row = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
         if (!(await this.repository.reserveSlot(tx, orgId))) throw new ContactCapExceededException(await this.maxContactsOf(tx, orgId));
         const created = await tx.contact.create({
           data: {
@@ -100,18 +99,18 @@ export class ContactsService {
           ...link,
         }));
         return (await this.repository.find(scope, created.id, tx))!;
-      });
+      }));
     } catch (error) {
       throw conflictOf(error) ?? error;
     }
-    await this.afterWrite(orgId, added);
+    this.afterWrite(added);
     return toContactDto(row);
   }
 
   async update(scope: TenantScope, id: string, dto: UpdateContactDto): Promise<ContactDto> {
     let row: ContactRow;
     try {
-      row = await this.prisma.contact.update({
+      row = await this.cache.writing(scope.organizationId, () => this.prisma.contact.update({
         where: { id, organizationId: scope.organizationId },
         data: {
           name: dto.name,
@@ -121,24 +120,22 @@ export class ContactsService {
           ...(dto.birthday !== undefined ? birthdayColumns(dto.birthday === null ? null : parseBirthday(dto.birthday)) : {}),
         },
         include: contactInclude,
-      });
+      }));
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundException('Contact not found.');
       throw conflictOf(error) ?? error;
     }
-    await this.afterWrite(scope.organizationId, []);
     return toContactDto(row);
   }
 
   async remove(scope: TenantScope, id: string): Promise<void> {
     const orgId = scope.organizationId;
-    const deleted = await this.prisma.$transaction(async (tx) => {
+    const deleted = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
       const { count } = await tx.contact.deleteMany({ where: scope.where({ id }) });
       await this.repository.releaseSlots(tx, orgId, count);
       return count;
-    });
+    }));
     if (deleted === 0) throw new NotFoundException('Contact not found.');
-    await this.afterWrite(orgId, []);
   }
 
   /** Adds a tag; `contact.tag-added` fires only if the contact did not have it. */
@@ -147,32 +144,28 @@ export class ContactsService {
     const name = tag.trim();
     const problem = tagProblem(name);
     if (problem) throw new BadRequestException([problem]);
-    const { row, added } = await this.prisma.$transaction(async (tx) => {
+    const { row, added } = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
       if (!(await this.repository.find(scope, id, tx))) throw new NotFoundException('Contact not found.');
       const links = await this.repository.attachTags(tx, orgId, [{ contactId: id, tag: name }]);
       return { row: (await this.repository.find(scope, id, tx))!, added: links.map((l) => ({ organizationId: orgId, ...l })) };
-    });
-    await this.afterWrite(orgId, added);
+    }));
+    this.afterWrite(added);
     return toContactDto(row);
   }
 
   /** Removes a tag; removing one the contact does not have changes nothing. */
   async removeTag(scope: TenantScope, id: string, tag: string): Promise<ContactDto> {
     const orgId = scope.organizationId;
-    const row = await this.prisma.$transaction(async (tx) => {
+    const row = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
       if (!(await this.repository.find(scope, id, tx))) throw new NotFoundException('Contact not found.');
       await this.repository.detachTag(tx, orgId, id, tag.trim());
       return (await this.repository.find(scope, id, tx))!;
-    });
-    await this.afterWrite(orgId, []);
+    }));
     return toContactDto(row);
   }
 
-  /** Drops what the write made stale (before the caller answers), then tells listeners about new tags. */
-  async afterWrite(orgId: string, added: ContactTagAddedEvent[]): Promise<void> {
-    await this.cache
-      .invalidateOrganization(orgId)
-      .catch((error: Error) => this.logger.warn(`Caches of organization ${orgId} not invalidated: ${error.message}`));
+  /** Tells listeners about new tags, once the write (through `cache.writing`, which dropped what it made stale) is done. */
+  afterWrite(added: ContactTagAddedEvent[]): void {
     for (const event of added) this.events.emit(CONTACT_TAG_ADDED, event);
   }
 
