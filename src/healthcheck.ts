@@ -11,7 +11,7 @@ import 'reflect-metadata';
 import { Client } from 'pg';
 import { isApiRole, loadConfig } from './core/config/app-config';
 import type { EnvironmentVariables } from './core/config/env.schema';
-import { type RedisTarget, createRedisClient, dataNodes, isCluster } from './core/redis/redis.connection';
+import { type RedisTarget, createRedisClient, dataNodes, isCluster, seedTargets } from './core/redis/redis.connection';
 
 const TIMEOUT_MS = 3000;
 
@@ -43,16 +43,29 @@ async function pingRedis(target: RedisTarget): Promise<void> {
   const client = createRedisClient(target, { name: 'zyva:healthcheck', profile: 'probe', lazy: true, connectTimeoutMs: TIMEOUT_MS });
   // The connect/ping rejection only says "Connection is closed"; the error event says why.
   let cause: Error | undefined;
-  client.on('error', (error: Error) => (cause = (error as Error & { lastNodeError?: Error }).lastNodeError ?? error));
+  client.on('error', (error: Error) => (cause = error));
   try {
     await client.connect();
     if (isCluster(client)) await Promise.all(dataNodes(client).map((node) => node.ping()));
     else await client.ping();
   } catch (error) {
+    // A cluster client reports only that no seed answered: ask the seeds one by one, which says why.
+    if (isCluster(client)) throw (await firstSeedFailure(target)) ?? error;
     throw cause ?? error;
   } finally {
     client.disconnect();
   }
+}
+
+async function firstSeedFailure(target: RedisTarget): Promise<Error | undefined> {
+  for (const seed of seedTargets(target)) {
+    const failure = await pingRedis(seed).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    if (failure) return failure;
+  }
+  return undefined;
 }
 
 async function probe(checks: Record<string, string>, name: string, run: () => Promise<unknown>): Promise<boolean> {

@@ -13,6 +13,7 @@ import {
   Min,
   MinLength,
   Validate,
+  ValidatorConstraint,
   type ValidationArguments,
   type ValidatorConstraintInterface,
   validateSync,
@@ -28,6 +29,7 @@ const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? unde
 const httpUrl = { require_tld: false, protocols: ['http', 'https'], require_protocol: true };
 
 /** Exactly one Redis target: `REDIS_URL` (one node) or `REDIS_CLUSTER_NODES` (a cluster), each well formed. */
+@ValidatorConstraint({ name: 'redisTarget' })
 class RedisTargetConstraint implements ValidatorConstraintInterface {
   private problem(value: unknown, args: ValidationArguments): string | undefined {
     const env = args.object as EnvironmentVariables;

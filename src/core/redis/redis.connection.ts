@@ -81,6 +81,14 @@ export function createRedisClient(target: RedisTarget, spec: ConnectionSpec): Re
   return new Redis(options);
 }
 
+/** Each seed of a cluster as a one-node target (same credentials and TLS), to diagnose a cluster that cannot be reached. */
+export function seedTargets(target: RedisTarget): RedisTarget[] {
+  if (!target.REDIS_CLUSTER_NODES) return [target];
+  const seeds = parseClusterNodes(target.REDIS_CLUSTER_NODES);
+  const auth = seeds.password ? `${encodeURIComponent(seeds.username ?? '')}:${encodeURIComponent(seeds.password)}@` : '';
+  return seeds.nodes.map(({ host, port }) => ({ REDIS_URL: `${seeds.tls ? 'rediss' : 'redis'}://${auth}${host.includes(':') ? `[${host}]` : host}:${port}` }));
+}
+
 /**
  * Resolves once the client is connected, or on its first connection error,
  * or after `timeoutMs`: whichever comes first. A fail-fast cluster client
