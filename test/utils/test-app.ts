@@ -129,9 +129,9 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
 }
 
 /**
- * The provider of a class. With env overrides the app was built from an
- * isolated module registry, so a class required now is another copy with the
- * same name: find the app's own by name then.
+ * The provider of a class or symbol token. With env overrides the app was
+ * built from an isolated module registry, so a class or symbol required now is
+ * another copy with the same name: find the app's own by name then.
  */
 function providerOf<T>(app: NestFastifyApplication, token: unknown, name: string): T {
   try {
@@ -141,6 +141,7 @@ function providerOf<T>(app: NestFastifyApplication, token: unknown, name: string
     for (const mod of container.getModules().values()) {
       for (const [key, wrapper] of mod.providers) {
         if (typeof key === 'function' && key.name === name) return wrapper.instance as T;
+        if (typeof key === 'symbol' && typeof token === 'symbol' && key.description === token.description) return wrapper.instance as T;
       }
     }
     throw error;
