@@ -21,8 +21,8 @@ const INDEX_TTL_SECONDS = 2 * SESSION_TTL_SECONDS;
 const REINDEX_BEFORE_MS = (SESSION_TTL_SECONDS + 24 * 3600) * 1000;
 
 /**
- * Opaque sessions in Redis: `zyva:session:{token}` with a 7-day sliding TTL,
- * and `zyva:user-sessions:{userId}` listing a user's tokens so a password
+ * Opaque sessions in Redis: `zyva:session:<token>` with a 7-day sliding TTL,
+ * and `zyva:user-sessions:<userId>` listing a user's tokens so a password
  * reset can end all of them. The two keys are never written by one MULTI or
  * script (they sit in different slots of a Redis Cluster).
  *

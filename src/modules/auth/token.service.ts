@@ -8,7 +8,7 @@ export type TokenKind = 'email' | 'reset';
 
 const keyOf = (kind: TokenKind, token: string) => (kind === 'email' ? keys.emailToken(token) : keys.resetToken(token));
 
-/** Single-use tokens (`zyva:token:{kind}:{token}`, 1 h) consumed atomically with GETDEL. */
+/** Single-use tokens (`zyva:token:<kind>:<token>`, 1 h, no hash tag) consumed atomically with GETDEL. */
 @Injectable()
 export class TokenService {
   constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
