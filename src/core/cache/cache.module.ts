@@ -58,7 +58,7 @@ const CACHE_STORE = Symbol('CACHE_STORE');
         });
         client.on('ready', () => (down = false));
         await settled(client);
-        // The library's types name a single-node client; it only sends single-key commands, which a cluster client routes.
+        // The library's types name a single-node client; what Zyva calls through it (get, set, del of one key) a cluster client routes.
         return redisInsStore(client as Redis);
       },
     },

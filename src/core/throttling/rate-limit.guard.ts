@@ -44,7 +44,8 @@ interface Window {
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
   private readonly planLogger = new Logger('RateLimiting');
-  private planUnknownSince: Date | undefined;
+  /** Plans could not be looked up (Postgres away): logged when it starts and when it ends. */
+  private plansUnknown = false;
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -110,13 +111,13 @@ export class RateLimitGuard extends ThrottlerGuard {
   private async lookUpPlan(orgId: string): Promise<Plan | undefined> {
     try {
       const { plan } = await this.organizations.get(orgId);
-      if (this.planUnknownSince) this.planLogger.log('Plans can be looked up again; plan limits are enforced');
-      this.planUnknownSince = undefined;
+      if (this.plansUnknown) this.planLogger.log('Plans can be looked up again; plan limits are enforced');
+      this.plansUnknown = false;
       return plan;
     } catch (error) {
       if (!isDatabaseUnavailable(error)) throw error;
-      if (!this.planUnknownSince) {
-        this.planUnknownSince = new Date();
+      if (!this.plansUnknown) {
+        this.plansUnknown = true;
         this.planLogger.error(`Plan limits fail open for organizations whose plan is not in Redis while the database is unreachable: ${(error as Error).message}`);
       }
       return undefined;
