@@ -99,6 +99,23 @@ describe('cache invalidation that cannot silently fail (e2e)', () => {
     expect(await t.redis.exists(PREFIX + key)).toBe(0);
   });
 
+  it('runs writes, reads and drops of many organizations at once (their keys on different cluster slots)', async () => {
+    const orgs = Array.from({ length: 8 }, (_, i) => `${user.organizationId}-many-${i}`);
+    const key = (org: string) => `contacts:{${org}}:many`;
+    const loaded = await Promise.all(orgs.map((org) => cache.lookup(key(org), 60, async () => ({ org }), { indexed: true })));
+    expect(loaded.map((l) => l.hit)).toEqual(Array(8).fill(false));
+    expect((await Promise.all(orgs.map((org) => cache.lookup(key(org), 60, async () => ({ org }))))).every((l) => l.hit)).toBe(true);
+    await Promise.all(orgs.map((org) => cache.writing(org, async () => org)));
+    for (const org of orgs) {
+      expect(await t.redis.exists(PREFIX + key(org))).toBe(0);
+      expect(await t.redis.exists(marker(org))).toBe(0);
+    }
+    await Promise.all(orgs.map((org) => cache.lookup(key(org), 60, async () => ({ org }))));
+    await cache.del(...orgs.map(key));
+    for (const org of orgs) expect(await t.redis.exists(PREFIX + key(org))).toBe(0);
+    await Promise.all(orgs.map((org) => cache.invalidateOrganization(org)));
+  });
+
   it('refuses the write with 503 when Redis fails before it, changing nothing in Postgres', async () => {
     await warm();
     const before = await t.prisma.organization.findUniqueOrThrow({ where: { id: user.organizationId } });

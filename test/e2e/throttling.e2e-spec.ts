@@ -84,6 +84,15 @@ describe('Per-plan throttling on Redis (e2e)', () => {
     expect(Number(await a.redis.get(planKey(user)))).toBe(50);
   });
 
+  it('counts users of many organizations at once, each in its own window (their keys on different cluster slots)', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, () => freeUser()));
+    const responses = await Promise.all(users.flatMap((user) => [0, 1, 2].map((i) => me(i % 2 === 0 ? a : b, user))));
+    expect(responses.map((r) => r.status)).toEqual(Array(18).fill(200));
+    // Every one was counted (a failing limiter would let them through without headers).
+    expect(responses.every((r) => r.headers['x-ratelimit-limit'] === '10')).toBe(true);
+    for (const user of users) expect(Number(await a.redis.get(planKey(user)))).toBe(3);
+  });
+
   it('lifts the limit on the very next request after an admin upgrades the plan', async () => {
     const user = await freeUser();
     const admin = await fixtures.createAdmin();

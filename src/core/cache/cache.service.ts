@@ -89,19 +89,17 @@ if ARGV[2] == '1' then removed = removed + redis.call('UNLINK', KEYS[6]) end
 if ARGV[1] == 'end' and redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
 return removed`;
 
-/** Some entries of one organization: bumps its fence, drops them. */
-const DROP_ENTRIES = `
+/** Bumps an organization's fence: a value loaded before this is not kept. */
+const BUMP_FENCE = `
 redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-if #KEYS == 1 then return 0 end
-return redis.call('UNLINK', unpack(KEYS, 2))`;
+return redis.call('EXPIRE', KEYS[1], ARGV[1])`;
 
 /** A Keyv envelope whose value is a serialized JSON body (Keyv leaves strings not starting with `:` as they are). */
 const BODY_ENTRY = /^\{"value":"[{[]/;
 /** Decoded bodies kept in process (a few MB at most), least recently stored dropped first. */
 const BODY_MEMO_ENTRIES = 500;
 
-type ScriptRunner = (keyCount: number, ...args: (string | number)[]) => Promise<unknown>;
+type ScriptRunner = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
 type Phase = 'begin' | 'end' | 'now';
 
 /**
@@ -131,23 +129,25 @@ export class CacheService implements OnModuleInit {
   private failing = false;
   private keyv!: Keyv;
   private readonly bodies = new Map<string, { raw: Buffer; body: Buffer }>();
-  private readonly scripts: Record<'beginFill' | 'commitFill' | 'invalidateOrg' | 'dropEntries', ScriptRunner>;
+  private readonly scripts: Record<'beginFill' | 'commitFill' | 'invalidateOrg' | 'bumpFence', ScriptRunner>;
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
     @Inject(CACHE_CLIENT) private readonly client: RedisClient,
     @Inject(REDIS) private readonly redis: RedisClient,
   ) {
-    const define = (name: string, lua: string): ScriptRunner => {
+    // A fixed number of keys per script: the first argument is then a key, which is what ioredis' auto-pipelining
+    // groups commands by on a cluster (with a per-call key count it would group by the count, mixing nodes).
+    const define = (name: string, numberOfKeys: number, lua: string): ScriptRunner => {
       const command = `zyvaCache${name}`;
-      if (!(command in redis)) redis.defineCommand(command, { lua });
-      return (keyCount, ...args) => (redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[command](keyCount, ...args);
+      if (!(command in redis)) redis.defineCommand(command, { numberOfKeys, lua });
+      return (...keysThenArgs) => (redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[command](...keysThenArgs);
     };
     this.scripts = {
-      beginFill: define('BeginFill', BEGIN_FILL),
-      commitFill: define('CommitFill', COMMIT_FILL),
-      invalidateOrg: define('InvalidateOrg', INVALIDATE_ORG),
-      dropEntries: define('DropEntries', DROP_ENTRIES),
+      beginFill: define('BeginFill', 2, BEGIN_FILL),
+      commitFill: define('CommitFill', 5, COMMIT_FILL),
+      invalidateOrg: define('InvalidateOrg', 6, INVALIDATE_ORG),
+      bumpFence: define('BumpFence', 1, BUMP_FENCE),
     };
   }
 
@@ -223,7 +223,7 @@ export class CacheService implements OnModuleInit {
   /** Deletes every key matching `pattern` (a glob, relative to the cache prefix) with SCAN + UNLINK on every node, never KEYS. */
   async invalidate(pattern: string): Promise<number> {
     const owner = ownerOf(pattern);
-    if (owner) await this.scripts.dropEntries(1, cacheBookkeeping.fence(owner), BOOKKEEPING_TTL_SECONDS);
+    if (owner) await this.scripts.bumpFence(cacheBookkeeping.fence(owner), BOOKKEEPING_TTL_SECONDS);
     const matches = globToRegExp(pattern);
     this.forgetInflight((key) => matches.test(key));
     let removed = 0;
@@ -231,7 +231,11 @@ export class CacheService implements OnModuleInit {
     return removed;
   }
 
-  /** Drops some entries (of one or more organizations): one script per organization, in parallel. */
+  /**
+   * Drops some entries (of one or more organizations), per organization and in
+   * parallel: its fence first (a load that began before is not kept), then
+   * its entries (one slot, one UNLINK).
+   */
   async del(...entries: string[]): Promise<void> {
     const byOwner = new Map<string, string[]>();
     for (const key of entries) {
@@ -242,9 +246,10 @@ export class CacheService implements OnModuleInit {
     this.forgetInflight((key) => wanted.has(key));
     for (const key of entries) this.bodies.delete(key);
     await Promise.all(
-      [...byOwner].map(([owner, owned]) =>
-        this.scripts.dropEntries(1 + owned.length, cacheBookkeeping.fence(owner), ...owned.map((k) => CACHE_PREFIX + k), BOOKKEEPING_TTL_SECONDS),
-      ),
+      [...byOwner].map(async ([owner, owned]) => {
+        await this.scripts.bumpFence(cacheBookkeeping.fence(owner), BOOKKEEPING_TTL_SECONDS);
+        await this.redis.unlink(...owned.map((k) => CACHE_PREFIX + k));
+      }),
     );
   }
 
@@ -256,7 +261,6 @@ export class CacheService implements OnModuleInit {
 
   private invalidateOrg(orgId: string, phase: Phase, plan: boolean): Promise<unknown> {
     return this.scripts.invalidateOrg(
-      6,
       cacheBookkeeping.fence(orgId),
       cacheBookkeeping.writing(orgId),
       cacheBookkeeping.index(orgId),
@@ -332,7 +336,7 @@ export class CacheService implements OnModuleInit {
     // undefined: Redis failed; null: a write is in progress. In both cases the value is not stored.
     let seen: string | null | undefined;
     try {
-      seen = (await this.scripts.beginFill(2, fence, writing)) as string | null;
+      seen = (await this.scripts.beginFill(fence, writing)) as string | null;
     } catch (error) {
       this.failed(error);
     }
@@ -341,7 +345,6 @@ export class CacheService implements OnModuleInit {
     try {
       const ttlMs = ttlSeconds * 1000;
       await this.scripts.commitFill(
-        5,
         fence,
         writing,
         CACHE_PREFIX + key,

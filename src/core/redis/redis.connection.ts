@@ -69,6 +69,12 @@ function clusterOptions(target: string, spec: ConnectionSpec): { nodes: { host: 
  * The one place Zyva opens a Redis connection: one node from `REDIS_URL`, or
  * ioredis' cluster client from `REDIS_CLUSTER_NODES` (password and TLS from
  * the URLs). Nothing else constructs `new Redis(...)`.
+ *
+ * What holds on a cluster, and so everywhere: a script, MULTI or multi-key
+ * command touches keys of one hash slot only (give them a common `{tag}`);
+ * a script is defined with a fixed `numberOfKeys`, so that its first argument
+ * is a key, which the fail-fast connections' auto-pipelining groups commands
+ * by; SCAN and INFO go to every node (`scanKeys`, `dataNodes`).
  */
 export function createRedisClient(target: RedisTarget, spec: ConnectionSpec): RedisClient {
   if (target.REDIS_CLUSTER_NODES) {

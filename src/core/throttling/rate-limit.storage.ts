@@ -74,9 +74,11 @@ export interface PlanHitKeys {
   prefetch?: string;
 }
 
+type PlanHitReply = Promise<[number, number, Buffer | null, Buffer | null]>;
 type Scripted = {
   zyvaWindowHit(key: string, ttl: number, limit: number, block: number): Promise<[number, number, number]>;
-  zyvaPlanHitBuffer(numberOfKeys: number, ...args: (string | number)[]): Promise<[number, number, Buffer | null, Buffer | null]>;
+  zyvaPlanHitBuffer(counter: string, plan: string, organization: string, ttl: number): PlanHitReply;
+  zyvaPlanHitPrefetchBuffer(counter: string, plan: string, organization: string, prefetch: string, ttl: number): PlanHitReply;
 };
 
 /**
@@ -92,8 +94,11 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
     super(client as Redis);
     this.redis.on('error', onConnectionError);
     this.redis.defineCommand('zyvaWindowHit', { numberOfKeys: 1, lua: WINDOW_HIT });
-    // Key count given per call (3 or 4); the Buffer variant keeps a prefetched body as bytes.
-    this.redis.defineCommand('zyvaPlanHit', { lua: PLAN_HIT });
+    // Each with a fixed key count, so the first argument is a key: on a cluster ioredis' auto-pipelining groups
+    // commands by it (a per-call count would group calls of different organizations, on different nodes, together).
+    // The Buffer variants keep a prefetched body as bytes.
+    this.redis.defineCommand('zyvaPlanHit', { numberOfKeys: 3, lua: PLAN_HIT });
+    this.redis.defineCommand('zyvaPlanHitPrefetch', { numberOfKeys: 4, lua: PLAN_HIT });
   }
 
   private get scripted(): Scripted {
@@ -118,8 +123,8 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
 
   async planHit(keys: PlanHitKeys, ttlMs: number): Promise<PlanHit> {
     const [totalHits, msToExpire, plan, prefetched] = keys.prefetch
-      ? await this.scripted.zyvaPlanHitBuffer(4, keys.counter, keys.plan, keys.organization, keys.prefetch, ttlMs)
-      : await this.scripted.zyvaPlanHitBuffer(3, keys.counter, keys.plan, keys.organization, ttlMs);
+      ? await this.scripted.zyvaPlanHitPrefetchBuffer(keys.counter, keys.plan, keys.organization, keys.prefetch, ttlMs)
+      : await this.scripted.zyvaPlanHitBuffer(keys.counter, keys.plan, keys.organization, ttlMs);
     return { totalHits, msToExpire, plan: plan ? plan.toString() : null, prefetched: keys.prefetch ? prefetched : undefined };
   }
 
