@@ -5,6 +5,10 @@
  *
  *   npm run bench:api     needs wrk (apt-get install -y wrk), and Postgres (migrated: npx prisma migrate deploy)
  *                         and Redis as for the tests (DATABASE_URL, REDIS_URL; the test defaults otherwise)
+ *   BENCH_CLUSTER=1 npm run bench:api
+ *                         also measures the app on a Redis Cluster, beside the single node: a local 3-master
+ *                         cluster is started for it (test/utils/redis-cluster.mjs, under .data/bench-cluster)
+ *                         unless BENCH_CLUSTER_NODES names the seeds of one to use
  *
  * How it runs, so the figure is honest:
  * - The real app is compiled with tsc (tsconfig.build.json) into .data/bench-build and started as
@@ -12,20 +16,22 @@
  * - One ENTERPRISE organization with 20 contacts (created through the API). Requests are spread over
  *   BENCH_USERS (400) LOJA users of that organization, so the per-user plan limit (10,000/min) is
  *   never reached: every request goes through the AuthGuard (session GETEX), the plan throttler
- *   (one script: the user's counter, the plan from the cached organization, and the cached list the
- *   route will answer) and the cache interceptor, and answers 200 with X-Cache: HIT.
+ *   (one script on the organization's slot: the user's counter, the organization's plan, and the
+ *   cached list the route will answer) and the cache interceptor, and answers 200 with X-Cache: HIT.
  *   Their sessions are written straight into Redis in the shape SessionService writes (logging in
  *   400 times would trip the per-IP login limit); the users exist in Postgres.
  * - The baseline (bench/api.bare.mjs) is a bare Nest + Fastify app whose one route answers the same
  *   JSON bytes, with no guard, no Redis, no logger. It gets the same wrk script and headers.
- * - Warm-up of both, then BENCH_ROUNDS (5) alternating runs of BENCH_DURATION (10s) each with
+ * - Warm-up of each, then BENCH_ROUNDS (5) alternating runs of BENCH_DURATION (10s) each with
  *   `wrk -t1 -c50`; the medians, their ratio and the median of the per-round ratios (each pair
- *   measured back to back, which cancels load that drifts during the run) are printed. Any non-2xx
- *   answer fails the bench.
+ *   measured back to back, which cancels load that drifts during the run) are printed, for the
+ *   single node and, with BENCH_CLUSTER, for the cluster (a second app process, started the same way
+ *   with REDIS_CLUSTER_NODES instead of REDIS_URL). Any non-2xx answer fails the bench.
  * - BENCH_SKIP_BUILD=1 reuses the last build; BENCH_LOG_LEVEL overrides the app's level;
  *   BENCH_NODE_ARGS / BENCH_APP_MAIN start the app with other node flags or through a wrapper
  *   (profiling). The 2-core machine is shared by wrk, Redis and the app: run it on a quiet machine.
- * Everything it creates (organization, users, sessions, counters, cache keys) is removed at the end.
+ * Everything it creates (organization, users, sessions, counters, cache keys, a cluster it started)
+ * is removed at the end.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -37,14 +43,17 @@ import { hasCommand, root } from '../scripts/lib.mjs';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/zyva_test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const CLUSTER = process.env.BENCH_CLUSTER === '1' || process.env.BENCH_CLUSTER_NODES !== undefined;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DURATION = process.env.BENCH_DURATION ?? '10s';
 const USERS = Number(process.env.BENCH_USERS ?? 400);
 const CONTACTS = 20;
 const APP_PORT = Number(process.env.BENCH_APP_PORT ?? 3901);
 const BARE_PORT = Number(process.env.BENCH_BARE_PORT ?? 3902);
+const CLUSTER_APP_PORT = Number(process.env.BENCH_CLUSTER_APP_PORT ?? 3903);
 const work = `${root}.data/bench-api`;
 const build = `${root}.data/bench-build`;
+const clusterDir = `${root}.data/bench-cluster`;
 
 if (!hasCommand('wrk')) {
   console.error('wrk is not installed: apt-get install -y wrk');
@@ -96,6 +105,76 @@ function wrk(port) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** The seeds of the cluster to measure on: given, or a local one started for the bench. */
+function clusterSeeds() {
+  if (process.env.BENCH_CLUSTER_NODES) return process.env.BENCH_CLUSTER_NODES;
+  const r = spawnSync(process.execPath, [`${root}test/utils/redis-cluster.mjs`, 'start', clusterDir, '7330'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`could not start a local Redis Cluster: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** The users' sessions, in the shape SessionService writes (its index note far ahead, so no request refreshes it). */
+async function writeSessions(redis, orgId, userIds, tokens) {
+  await Promise.all(
+    userIds.map((userId, i) => {
+      const session = { userId, role: 'LOJA', organizationId: orgId, createdAt: Date.now(), indexedUntil: Date.now() + 14 * 86_400_000 };
+      return redis.set(`zyva:session:${tokens[i]}`, JSON.stringify(session), 'EX', 3600);
+    }),
+  );
+}
+
+function startApp(label, port, redisEnv) {
+  startProcess(label, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), process.env.BENCH_APP_MAIN ?? `${build}/main.js`], {
+    PORT: String(port),
+    APP_ROLE: 'api',
+    NODE_ENV: 'production',
+    UNSUBSCRIBE_SECRET: 'benchmark-unsubscribe-secret-not-for-real-use',
+    APP_URL: 'https://bench.zyva.test',
+    CHANNEL_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    DATABASE_URL,
+    REDIS_URL: undefined,
+    REDIS_CLUSTER_NODES: undefined,
+    ...redisEnv,
+  });
+  return waitForHttp(`http://127.0.0.1:${port}/health`);
+}
+
+/** Two requests through the app: the list is cached, and the second one is a HIT of the full list. */
+async function cachedBody(port, auth) {
+  await fetch(`http://127.0.0.1:${port}/api/contacts`, { headers: auth });
+  const cached = await fetch(`http://127.0.0.1:${port}/api/contacts`, { headers: auth });
+  const body = await cached.text();
+  if (cached.headers.get('x-cache') !== 'HIT' || JSON.parse(body).data.length !== CONTACTS) {
+    throw new Error(`port ${port}: expected a cached list of ${CONTACTS} contacts, got X-Cache ${cached.headers.get('x-cache')}`);
+  }
+  return body;
+}
+
+async function removeKeys(redis, orgId, userIds, tokens) {
+  const keys = [
+    ...tokens.map((t) => `zyva:session:${t}`),
+    ...userIds.map((u) => `zyva:ratelimit:plan:{${orgId}}:${u}`),
+    `zyva:cache:org:{${orgId}}`,
+    `zyva:cache:stats:{${orgId}}:dashboard`,
+    `zyva:cache:index:{${orgId}}`,
+    `zyva:cache:fence:{${orgId}}`,
+    `zyva:cache:writing:{${orgId}}`,
+    `zyva:plan:{${orgId}}`,
+  ];
+  const nodes = redis.isCluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', `zyva:cache:contacts:{${orgId}}:*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+  }
+  // One key per command: on a cluster the keys live in different slots.
+  await Promise.all(keys.map((key) => redis.unlink(key)));
+}
+
 async function main() {
   mkdirSync(work, { recursive: true });
   if (process.env.BENCH_SKIP_BUILD !== '1') {
@@ -107,6 +186,8 @@ async function main() {
   const db = new pg.Client({ connectionString: DATABASE_URL });
   await db.connect();
   const redis = new Redis(REDIS_URL);
+  const seeds = CLUSTER ? clusterSeeds() : undefined;
+  const cluster = seeds ? new Redis.Cluster(seeds.split(',').map((seed) => ({ host: seed.split(':')[0], port: Number(seed.split(':')[1]) }))) : undefined;
   const orgId = id();
   const userIds = Array.from({ length: USERS }, id);
   const tokens = userIds.map(() => randomBytes(32).toString('base64url'));
@@ -121,26 +202,11 @@ async function main() {
        SELECT u, u || '@bench.zyva.dev', '!', 'Bench user', 'LOJA', $2, now() FROM unnest($1::text[]) AS u`,
       [userIds, orgId],
     );
-    const tx = redis.multi();
-    userIds.forEach((userId, i) => {
-      const session = { userId, role: 'LOJA', organizationId: orgId, createdAt: Date.now() };
-      tx.set(`zyva:session:${tokens[i]}`, JSON.stringify(session), 'EX', 3600);
-    });
-    await tx.exec();
+    await writeSessions(redis, orgId, userIds, tokens);
+    if (cluster) await writeSessions(cluster, orgId, userIds, tokens);
     writeFileSync(`${work}/tokens.txt`, `${tokens.join('\n')}\n`);
 
-    startProcess('app', [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), process.env.BENCH_APP_MAIN ?? `${build}/main.js`], {
-      PORT: String(APP_PORT),
-      APP_ROLE: 'api',
-      NODE_ENV: 'production',
-      UNSUBSCRIBE_SECRET: 'benchmark-unsubscribe-secret-not-for-real-use',
-      APP_URL: 'https://bench.zyva.test',
-      CHANNEL_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-      DATABASE_URL,
-      REDIS_URL,
-    });
-    await waitForHttp(`http://127.0.0.1:${APP_PORT}/health`);
+    await startApp('app (one node)', APP_PORT, { REDIS_URL });
     const auth = { Authorization: `Bearer ${tokens[0]}`, 'Content-Type': 'application/json' };
     for (let i = 0; i < CONTACTS; i++) {
       const res = await fetch(`http://127.0.0.1:${APP_PORT}/api/contacts`, {
@@ -156,56 +222,49 @@ async function main() {
       });
       if (res.status !== 201) throw new Error(`creating a contact answered ${res.status}: ${await res.text()}`);
     }
-    await fetch(`http://127.0.0.1:${APP_PORT}/api/contacts`, { headers: auth });
-    const cached = await fetch(`http://127.0.0.1:${APP_PORT}/api/contacts`, { headers: auth });
-    const body = await cached.text();
-    if (cached.headers.get('x-cache') !== 'HIT' || JSON.parse(body).data.length !== CONTACTS) {
-      throw new Error(`expected a cached list of ${CONTACTS} contacts, got X-Cache ${cached.headers.get('x-cache')}`);
-    }
+    const body = await cachedBody(APP_PORT, auth);
     writeFileSync(`${work}/body.json`, body);
+    if (cluster) {
+      await startApp('app (cluster)', CLUSTER_APP_PORT, { REDIS_CLUSTER_NODES: seeds });
+      if ((await cachedBody(CLUSTER_APP_PORT, auth)) !== body) throw new Error('the cluster app answers another list than the single-node one');
+    }
 
     startProcess('bare app', [`${root}bench/api.bare.mjs`], { PORT: String(BARE_PORT), BENCH_BODY_FILE: `${work}/body.json` });
     await waitForHttp(`http://127.0.0.1:${BARE_PORT}/api/contacts`);
 
+    const targets = [
+      { label: 'cached GET /api/contacts, one node', port: APP_PORT, rps: [] },
+      ...(cluster ? [{ label: 'cached GET /api/contacts, cluster ', port: CLUSTER_APP_PORT, rps: [] }] : []),
+    ];
     console.log(`body ${Buffer.byteLength(body)} bytes; ${USERS} users; wrk -t1 -c50 -d${DURATION}; warming up …`);
     wrk(BARE_PORT);
-    wrk(APP_PORT);
+    for (const target of targets) wrk(target.port);
     const bare = [];
-    const app = [];
     for (let round = 1; round <= ROUNDS; round++) {
       bare.push(wrk(BARE_PORT));
-      app.push(wrk(APP_PORT));
-      console.log(`round ${round}: bare ${bare.at(-1).toFixed(0)} req/s, cached GET /api/contacts ${app.at(-1).toFixed(0)} req/s`);
+      for (const target of targets) target.rps.push(wrk(target.port));
+      console.log(`round ${round}: bare ${bare.at(-1).toFixed(0)} req/s, ${targets.map((t) => `${t.label.trim()} ${t.rps.at(-1).toFixed(0)} req/s`).join(', ')}`);
     }
-    const counted = (await redis.mget(userIds.map((u) => `zyva:ratelimit:plan:${u}`))).reduce((sum, v) => sum + Number(v ?? 0), 0);
-    const ratio = median(app) / median(bare);
-    const pairRatio = median(app.map((rps, i) => rps / bare[i]));
+    const counted = (await redis.mget(userIds.map((u) => `zyva:ratelimit:plan:{${orgId}}:${u}`))).reduce((sum, v) => sum + Number(v ?? 0), 0);
     console.log('');
-    console.log(`bare NestJS-Fastify route      ${median(bare).toFixed(0)} req/s (median of ${ROUNDS})`);
-    console.log(`cached GET /api/contacts       ${median(app).toFixed(0)} req/s (median of ${ROUNDS})`);
-    console.log(`ratio of the medians           ${ratio.toFixed(2)} (goal >= 0.25)`);
-    console.log(`median of the per-round ratios ${pairRatio.toFixed(2)} (each pair measured back to back)`);
-    console.log(`requests counted by the plan throttler in the last minute: ${counted}`);
+    console.log(`bare NestJS-Fastify route                ${median(bare).toFixed(0)} req/s (median of ${ROUNDS})`);
+    for (const target of targets) {
+      const ratio = median(target.rps) / median(bare);
+      const pairRatio = median(target.rps.map((rps, i) => rps / bare[i]));
+      console.log(`${target.label}        ${median(target.rps).toFixed(0)} req/s (median of ${ROUNDS}); ratio ${ratio.toFixed(2)} (goal >= 0.25), median of per-round ratios ${pairRatio.toFixed(2)}`);
+    }
+    console.log(`requests counted by the one-node plan throttler in the last minute: ${counted}`);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await db.query('DELETE FROM users WHERE "organizationId" = $1', [orgId]);
     await db.query('DELETE FROM organizations WHERE id = $1', [orgId]);
-    const keys = [
-      ...tokens.map((t) => `zyva:session:${t}`),
-      ...userIds.map((u) => `zyva:ratelimit:plan:${u}`),
-      `zyva:cache:org:${orgId}`,
-      `zyva:cache:stats:${orgId}:dashboard`,
-      `zyva:cache:index:${orgId}`,
-      `zyva:cache:fence:${orgId}`,
-    ];
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `zyva:cache:contacts:${orgId}:*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== '0');
-    await redis.unlink(...keys);
+    await removeKeys(redis, orgId, userIds, tokens);
     await redis.quit();
+    if (cluster) {
+      await removeKeys(cluster, orgId, userIds, tokens);
+      await cluster.quit();
+      if (!process.env.BENCH_CLUSTER_NODES) spawnSync(process.execPath, [`${root}test/utils/redis-cluster.mjs`, 'stop', clusterDir]);
+    }
     await db.end();
   }
 }

@@ -201,7 +201,7 @@ async function setUp() {
   await fetch(`http://127.0.0.1:${PORT}/health`);
   const { default: Redis } = await import('ioredis');
   const redis = new Redis(connection);
-  await redis.del(`zyva:cache:org:${orgId}`, `zyva:limits:${orgId}:messages`);
+  await redis.del(`zyva:cache:org:{${orgId}}`, `zyva:plan:{${orgId}}`, `zyva:limits:{${orgId}}:messages`);
   await redis.quit();
   cleanup.orgId = orgId;
   cleanup.email = email;
@@ -241,9 +241,10 @@ async function tearDown() {
   );
   const { default: Redis } = await import('ioredis');
   const redis = new Redis(connection);
-  if (cleanup.orgId) await redis.del(`zyva:limits:${cleanup.orgId}:messages`, `zyva:cache:org:${cleanup.orgId}`, `zyva:cache:stats:${cleanup.orgId}:dashboard`);
+  if (cleanup.orgId) await redis.del(`zyva:limits:{${cleanup.orgId}}:messages`, `zyva:cache:org:{${cleanup.orgId}}`, `zyva:cache:stats:{${cleanup.orgId}}:dashboard`, `zyva:plan:{${cleanup.orgId}}`);
   for (const name of ['messages', 'flows', 'birthdays', 'social-posts', 'emails']) {
-    const queue = new Queue(name, { connection, prefix: PREFIX });
+    // Each queue's own hash tag sits in its prefix (src/core/queues/queue-prefix.ts).
+    const queue = new Queue(name, { connection, prefix: `${PREFIX}:{${name}}` });
     await queue.obliterate({ force: true }).catch((e) => console.error(`obliterate ${name}: ${e.message}`));
     await queue.close();
   }

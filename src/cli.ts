@@ -1,66 +1,118 @@
 /**
- * Operator commands: `node dist/cli.js <command>` (`npm run <command>` in a
- * checkout). A command starts no HTTP server and no worker: it boots only the
- * modules it needs, prints what it did and exits 0 (1 on failure).
+ * The operator CLI: `node dist/cli.js <command>` (`npm run cli -- <command>` from a checkout).
+ * Configured by the same environment as the app (validated the same way); it
+ * starts no HTTP server and no worker. Each command prints what it did and
+ * exits 0, or prints why it stopped and exits 1.
+ *
+ * A new command is one entry in COMMANDS: a description and `run(context)`.
  */
 import 'reflect-metadata';
-import { Logger, Module, type INestApplicationContext, type Type } from '@nestjs/common';
+import { Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Client } from 'pg';
 import { loadConfig } from './core/config/app-config';
 import { AppConfigModule } from './core/config/config.module';
-import { ConfigValidationError } from './core/config/env.schema';
+import { ConfigValidationError, type EnvironmentVariables } from './core/config/env.schema';
 import { CryptoModule } from './core/crypto/crypto.module';
 import { PrismaModule } from './core/prisma/prisma.module';
+import { closeRedisClient, createRedisClient } from './core/redis/redis.connection';
+import { migrateRedisLayout } from './core/redis/redis-migrate';
 import { ChannelsCliModule, ConnectionsReencryption } from './modules/channels/connections/reencrypt';
+
+export interface CliContext {
+  config: EnvironmentVariables;
+  /** The arguments after the command's name. */
+  args: string[];
+  print(line: string): void;
+}
 
 export interface CliCommand {
   description: string;
-  /** The modules the command needs, besides configuration, Prisma and the key ring. */
-  imports: Type[];
-  run(app: INestApplicationContext): Promise<string>;
+  run(context: CliContext): Promise<void>;
 }
 
-export const COMMANDS: Record<string, CliCommand> = {
-  'channels:reencrypt': {
-    description: 'Rewrite every stored channel secret with the first key of CHANNEL_ENCRYPTION_KEYS',
-    imports: [ChannelsCliModule],
-    run: async (app) => {
-      const { checked, rewritten } = await app.get(ConnectionsReencryption).run();
-      return `channels:reencrypt: ${rewritten} of ${checked} connections rewritten with the first key`;
-    },
-  },
-};
-
-async function main(name: string | undefined): Promise<number> {
-  const command = name ? COMMANDS[name] : undefined;
-  if (!command) {
-    const list = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(22)} ${c.description}`).join('\n');
-    process.stderr.write(`${name ? `Unknown command "${name}". ` : ''}Commands:\n${list}\n`);
-    return name ? 1 : 0;
-  }
+async function redisMigrate({ config, print }: CliContext): Promise<void> {
+  const redis = createRedisClient(config, { name: 'zyva:cli', profile: 'queue' });
+  const db = new Client({ connectionString: config.DATABASE_URL });
+  let dbConnected = false;
   try {
-    loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigValidationError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    const report = await migrateRedisLayout(redis, {
+      queuePrefix: config.QUEUE_PREFIX,
+      authLimit: config.AUTH_RATE_LIMIT,
+      organizationsOf: async (userIds) => {
+        if (!dbConnected) await db.connect();
+        dbConnected = true;
+        const { rows } = await db.query<{ id: string; organizationId: string | null }>(
+          'SELECT id, "organizationId" FROM users WHERE id = ANY($1::text[])',
+          [userIds],
+        );
+        return new Map(rows.filter((r) => r.organizationId).map((r) => [r.id, r.organizationId!]));
+      },
+      print,
+    });
+    const total = report.moved + report.merged;
+    print(
+      total + report.dropped === 0
+        ? 'redis:migrate: nothing to migrate, the keys already follow the tagged layout'
+        : `redis:migrate: done: ${report.moved} key(s) moved, ${report.merged} merged into keys the new version had written, ${report.dropped} dropped`,
+    );
+  } finally {
+    if (dbConnected) await db.end();
+    await closeRedisClient(redis);
   }
-  @Module({ imports: [AppConfigModule, PrismaModule, CryptoModule, ...command.imports] })
+}
+
+/** Boots only the given modules (with configuration, Prisma and the key ring), hands the context to `work`, closes it. */
+async function withModules<T>(imports: Type[], work: (get: <S>(type: Type<S>) => S) => Promise<T>): Promise<T> {
+  @Module({ imports: [AppConfigModule, PrismaModule, CryptoModule, ...imports] })
   class CommandModule {}
   const app = await NestFactory.createApplicationContext(CommandModule, { logger: ['error', 'warn'] });
   try {
-    process.stdout.write(`${await command.run(app)}\n`);
-    return 0;
-  } catch (error) {
-    new Logger('cli').error((error as Error).stack ?? String(error));
-    return 1;
+    return await work((type) => app.get(type));
   } finally {
     await app.close();
   }
 }
 
-if (require.main === module) {
-  void main(process.argv[2]).then((code) => process.exit(code));
+async function channelsReencrypt({ print }: CliContext): Promise<void> {
+  const { checked, rewritten } = await withModules([ChannelsCliModule], (get) => get(ConnectionsReencryption).run());
+  print(`channels:reencrypt: ${rewritten} of ${checked} connections rewritten with the first key`);
 }
+
+export const COMMANDS: Record<string, CliCommand> = {
+  'channels:reencrypt': {
+    description: 'rewrites every stored channel secret with the first key of CHANNEL_ENCRYPTION_KEYS (safe to run twice)',
+    run: channelsReencrypt,
+  },
+  'redis:migrate': {
+    description: "moves quota counters, limiter state and queued jobs of part one's key layout to the tagged layout (safe to run twice)",
+    run: redisMigrate,
+  },
+};
+
+export async function runCli(argv: string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+  const [name, ...args] = argv;
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (!command) {
+    err(`${name === undefined ? 'No command given' : `Unknown command ${name}`}. Commands:`);
+    for (const [known, { description }] of Object.entries(COMMANDS)) err(`  ${known}  ${description}`);
+    return 1;
+  }
+  let config: EnvironmentVariables;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigValidationError)) throw error;
+    err(error.message);
+    return 1;
+  }
+  try {
+    await command.run({ config, args, print: out });
+    return 0;
+  } catch (error) {
+    err(`${name} stopped: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+if (require.main === module) void runCli(process.argv.slice(2)).then((code) => process.exit(code));

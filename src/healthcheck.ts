@@ -8,11 +8,10 @@
  *   a worker that cannot reach them cannot take or finish jobs.
  */
 import 'reflect-metadata';
-import Redis from 'ioredis';
 import { Client } from 'pg';
 import { isApiRole, loadConfig } from './core/config/app-config';
 import type { EnvironmentVariables } from './core/config/env.schema';
-import { redisOptionsFromUrl } from './core/redis/redis.options';
+import { type RedisTarget, createRedisClient, dataNodes, isCluster, seedTargets } from './core/redis/redis.connection';
 
 const TIMEOUT_MS = 3000;
 
@@ -39,28 +38,34 @@ async function pingPostgres(url: string): Promise<void> {
   }
 }
 
-async function pingRedis(url: string): Promise<void> {
-  const client = new Redis(
-    redisOptionsFromUrl(url, {
-      lazyConnect: true,
-      connectTimeout: TIMEOUT_MS,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      retryStrategy: () => null,
-      connectionName: 'zyva:healthcheck',
-    }),
-  );
+/** One node: PING. A cluster: its slot map, then PING on every master (a worker needs all of them). */
+async function pingRedis(target: RedisTarget): Promise<void> {
+  const client = createRedisClient(target, { name: 'zyva:healthcheck', profile: 'probe', lazy: true, connectTimeoutMs: TIMEOUT_MS });
   // The connect/ping rejection only says "Connection is closed"; the error event says why.
   let cause: Error | undefined;
   client.on('error', (error: Error) => (cause = error));
   try {
     await client.connect();
-    await client.ping();
+    if (isCluster(client)) await Promise.all(dataNodes(client).map((node) => node.ping()));
+    else await client.ping();
   } catch (error) {
+    // A cluster client reports only that no seed answered: ask the seeds one by one, which says why.
+    if (isCluster(client)) throw (await firstSeedFailure(target)) ?? error;
     throw cause ?? error;
   } finally {
     client.disconnect();
   }
+}
+
+async function firstSeedFailure(target: RedisTarget): Promise<Error | undefined> {
+  for (const seed of seedTargets(target)) {
+    const failure = await pingRedis(seed).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    if (failure) return failure;
+  }
+  return undefined;
 }
 
 async function probe(checks: Record<string, string>, name: string, run: () => Promise<unknown>): Promise<boolean> {
@@ -89,7 +94,7 @@ export async function checkHealth(config: EnvironmentVariables): Promise<HealthR
   Object.assign(checks, { database: 'unchecked', redis: 'unchecked' });
   const results = await Promise.all([
     probe(checks, 'database', () => pingPostgres(config.DATABASE_URL)),
-    probe(checks, 'redis', () => pingRedis(config.REDIS_URL)),
+    probe(checks, 'redis', () => pingRedis(config)),
   ]);
   return { healthy: results.every(Boolean), checks };
 }

@@ -2,11 +2,11 @@ import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Logger } from '@nestjs/common';
 import { getStorageToken } from '@nestjs/throttler';
 import type { Cache } from 'cache-manager';
-import type Redis from 'ioredis';
 import type { CacheService } from '../../src/core/cache/cache.service';
 import { CACHE_CLIENT } from '../../src/core/cache/cache.tokens';
+import type { RedisClient } from '../../src/core/redis/redis.connection';
 import { Fixtures, RegisteredUser, bearer } from '../utils/factories';
-import { TestApp, createTestApp } from '../utils/test-app';
+import { TestApp, createTestApp, scanKeys, unlinkKeys } from '../utils/test-app';
 
 const PREFIX = 'zyva:cache:';
 
@@ -29,7 +29,7 @@ describe('Redis cache (e2e)', () => {
   });
 
   afterAll(async () => {
-    if (keysMade.length > 0) await t.redis.unlink(...keysMade);
+    await unlinkKeys(t.redis, keysMade);
     await fixtures.cleanup();
     await t.close();
   });
@@ -39,16 +39,11 @@ describe('Redis cache (e2e)', () => {
 
   async function cacheKeysOf(orgId: string): Promise<string[]> {
     const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await t.redis.scan(cursor, 'MATCH', `${PREFIX}*${orgId}*`, 'COUNT', 1000);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
+    for await (const keys of scanKeys(t.redis, `${PREFIX}*{${orgId}}*`)) found.push(...keys);
     return found.sort();
   }
 
-  it('answers MISS then HIT for contact lists, organization and dashboard, with the keys and TTLs of the design', async () => {
+  it('answers MISS then HIT for contact lists, organization and dashboard, with the tagged keys and TTLs of the design', async () => {
     await post(a, '/api/contacts', { name: 'Primeira' });
     const org = a.organizationId;
 
@@ -60,26 +55,32 @@ describe('Redis cache (e2e)', () => {
     expect(second.headers['content-type']).toMatch(/^application\/json/);
     expect(second.body).toEqual(first.body);
 
-    const listKey = `${PREFIX}contacts:${org}:limit=20&page=1`;
+    const listKey = `${PREFIX}contacts:{${org}}:limit=20&page=1`;
     expect(await t.redis.exists(listKey)).toBe(1);
     const listTtl = await t.redis.ttl(listKey);
     expect(listTtl).toBeGreaterThan(290);
     expect(listTtl).toBeLessThanOrEqual(300);
-    expect(await t.redis.smembers(`${PREFIX}index:${org}`)).toContain(listKey);
+    expect(await t.redis.smembers(`${PREFIX}index:{${org}}`)).toContain(listKey);
 
-    // The plan throttler reads the organization through the same cache entry, so by the time the
-    // interceptor looks the request has already loaded it: HIT, with the fresh value.
-    await t.redis.unlink(`${PREFIX}org:${org}`);
+    // Storing the organization stored its plan for the plan limiter, for 30 days.
+    await get(a, '/api/organization');
+    expect(await t.redis.get(`zyva:plan:{${org}}`)).toBe('ENTERPRISE');
+    expect(await t.redis.ttl(`zyva:plan:{${org}}`)).toBeGreaterThan(30 * 86_400 - 10);
+
+    // Without the stored plan the plan throttler reads the organization through the same cache entry, so by
+    // the time the interceptor looks the request has already loaded it: HIT, with the fresh value.
+    await t.redis.unlink(`${PREFIX}org:{${org}}`);
+    await t.redis.unlink(`zyva:plan:{${org}}`);
     const orgHit = await get(a, '/api/organization');
     expect(orgHit.headers['x-cache']).toBe('HIT');
     expect(orgHit.body).toMatchObject({ id: org, plan: 'ENTERPRISE', currentContacts: 1 });
-    const orgTtl = await t.redis.ttl(`${PREFIX}org:${org}`);
+    const orgTtl = await t.redis.ttl(`${PREFIX}org:{${org}}`);
     expect(orgTtl).toBeGreaterThan(1790);
     expect(orgTtl).toBeLessThanOrEqual(1800);
 
     expect((await get(a, '/api/dashboard/stats')).headers['x-cache']).toBe('MISS');
     expect((await get(a, '/api/dashboard/stats')).headers['x-cache']).toBe('HIT');
-    const statsTtl = await t.redis.ttl(`${PREFIX}stats:${org}:dashboard`);
+    const statsTtl = await t.redis.ttl(`${PREFIX}stats:{${org}}:dashboard`);
     expect(statsTtl).toBeGreaterThan(290);
     expect(statsTtl).toBeLessThanOrEqual(300);
   });
@@ -94,7 +95,8 @@ describe('Redis cache (e2e)', () => {
     };
     await warm();
     const created = await post(user, '/api/contacts', { name: 'Nova', email: 'nova@example.com' });
-    expect(await cacheKeysOf(user.organizationId)).toEqual([`${PREFIX}fence:${user.organizationId}`]);
+    // Only the bookkeeping is left: the fence, and no write mark (the write is over).
+    expect(await cacheKeysOf(user.organizationId)).toEqual([`${PREFIX}fence:{${user.organizationId}}`]);
     const list = await get(user, '/api/contacts');
     expect(list.headers['x-cache']).toBe('MISS');
     expect(list.body.data.map((c: { name: string }) => c.name)).toEqual(['Nova']);
@@ -127,8 +129,8 @@ describe('Redis cache (e2e)', () => {
       expect(fromA.body.data.map((c: { name: string }) => c.name)).not.toContain('Só da B');
       expect(fromB.body.data.map((c: { name: string }) => c.name)).toEqual(['Só da B']);
     }
-    expect(await t.redis.exists(`${PREFIX}contacts:${a.organizationId}:limit=50&search=`)).toBe(1);
-    expect(await t.redis.exists(`${PREFIX}contacts:${b.organizationId}:limit=50&search=`)).toBe(1);
+    expect(await t.redis.exists(`${PREFIX}contacts:{${a.organizationId}}:limit=50&search=`)).toBe(1);
+    expect(await t.redis.exists(`${PREFIX}contacts:{${b.organizationId}}:limit=50&search=`)).toBe(1);
     expect((await get(a, '/api/organization')).body.id).toBe(a.organizationId);
     expect((await get(b, '/api/organization')).body.id).toBe(b.organizationId);
   });
@@ -137,11 +139,11 @@ describe('Redis cache (e2e)', () => {
     await get(a, '/api/contacts');
     expect((await get(a, '/api/contacts?unknown=1')).status).toBe(400);
     expect((await get(a, '/api/contacts?limit=500')).status).toBe(400);
-    expect(await t.redis.exists(`${PREFIX}contacts:${a.organizationId}:unknown=1`)).toBe(0);
+    expect(await t.redis.exists(`${PREFIX}contacts:{${a.organizationId}}:unknown=1`)).toBe(0);
   });
 
   it('computes concurrent misses of one key once', async () => {
-    const key = `contacts:${a.organizationId}:stampede`;
+    const key = `contacts:{${a.organizationId}}:stampede`;
     keysMade.push(PREFIX + key);
     let loads = 0;
     const load = async () => {
@@ -158,16 +160,16 @@ describe('Redis cache (e2e)', () => {
 
   it('does not keep a value loaded while its organization was invalidated, nor hand it to later readers', async () => {
     const user = await fixtures.registerUser();
-    const key = `contacts:${user.organizationId}:race`;
+    const key = `contacts:{${user.organizationId}}:race`;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const slow = cache.lookup(key, 60, async () => {
       await gate;
       return 'before the write';
-    }, { indexFor: user.organizationId });
+    }, { indexed: true });
     await new Promise((r) => setTimeout(r, 50));
     await cache.invalidateOrganization(user.organizationId);
-    const after = cache.lookup(key, 60, async () => 'after the write', { indexFor: user.organizationId });
+    const after = cache.lookup(key, 60, async () => 'after the write', { indexed: true });
     release();
     expect((await slow).value).toBe('before the write');
     expect((await after).value).toBe('after the write');
@@ -179,18 +181,19 @@ describe('Redis cache (e2e)', () => {
 
   it('invalidates by pattern with SCAN + UNLINK', async () => {
     const org = a.organizationId;
-    for (let i = 0; i < 3; i++) await cache.getOrSet(`contacts:${org}:pattern-${i}`, 60, async () => ({ i }));
-    expect(await cache.invalidate(`contacts:${org}:pattern-*`)).toBe(3);
-    expect(await t.redis.exists(...[0, 1, 2].map((i) => `${PREFIX}contacts:${org}:pattern-${i}`))).toBe(0);
+    for (let i = 0; i < 3; i++) await cache.getOrSet(`contacts:{${org}}:pattern-${i}`, 60, async () => ({ i }));
+    expect(await cache.invalidate(`contacts:{${org}}:pattern-*`)).toBe(3);
+    // One organization's keys share a slot, so even a cluster answers one EXISTS for all three.
+    expect(await t.redis.exists(...[0, 1, 2].map((i) => `${PREFIX}contacts:{${org}}:pattern-${i}`))).toBe(0);
   });
 
-  it('reads entries written through cache-manager exactly as cache-manager does', async () => {
+  it('reads and writes entries exactly as cache-manager does', async () => {
     const manager = t.app.get<Cache>(CACHE_MANAGER);
     const values: Array<[string, unknown]> = [
-      [`org:${a.organizationId}-shape-1`, { name: ':colon first', nested: [':a', 'b', { c: '::d' }], n: 1.5, ok: true }],
-      [`org:${a.organizationId}-shape-2`, '{"data":[{"name":":)"}]}'],
-      [`org:${a.organizationId}-shape-3`, ':starts with a colon'],
-      [`org:${a.organizationId}-shape-4`, ['2026-01-01T00:00:00.000Z', null]],
+      [`org:{${a.organizationId}}:shape-1`, { name: ':colon first', nested: [':a', 'b', { c: '::d' }], n: 1.5, ok: true }],
+      [`org:{${a.organizationId}}:shape-2`, '{"data":[{"name":":)"}]}'],
+      [`org:{${a.organizationId}}:shape-3`, ':starts with a colon'],
+      [`org:{${a.organizationId}}:shape-4`, ['2026-01-01T00:00:00.000Z', null]],
     ];
     for (const [key, value] of values) {
       keysMade.push(PREFIX + key);
@@ -198,6 +201,12 @@ describe('Redis cache (e2e)', () => {
       const fast = await cache.lookup(key, 60, async () => 'not cached');
       expect(fast).toEqual({ value: await manager.get(key), hit: true });
       expect(fast.value).toEqual(value);
+
+      // Stored by the service's own script: the library reads it back as it reads its own entries.
+      await t.redis.unlink(PREFIX + key);
+      expect(await cache.lookup(key, 60, async () => value)).toEqual({ value, hit: false });
+      expect(await manager.get(key)).toEqual(value);
+      expect(await t.redis.pttl(PREFIX + key)).toBeGreaterThan(59_000);
     }
   });
 
@@ -265,8 +274,8 @@ describe('Redis cache (e2e)', () => {
 
   it('serves from the database when the cache is unreachable, logging it once', async () => {
     // Both connections that can read a cache entry: the cache's own, and the limiter's (which prefetches it).
-    const client = t.app.get<Redis>(CACHE_CLIENT);
-    const limiter = t.app.get<{ redis: Redis }>(getStorageToken()).redis;
+    const client = t.app.get<RedisClient>(CACHE_CLIENT);
+    const limiter = t.app.get<{ redis: RedisClient }>(getStorageToken()).redis;
     const warnings = jest.spyOn(Logger.prototype, 'warn');
     await get(a, '/api/contacts?limit=7');
     try {

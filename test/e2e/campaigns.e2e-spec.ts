@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
 import { bearer, Fixtures, randomIp, RegisteredUser, waitFor } from '../utils/factories';
 import { StandIn, startWhatsAppStandIn } from '../utils/provider-stand-ins';
-import { createTestApp, TestApp } from '../utils/test-app';
+import { createTestApp, TestApp, unlinkKeys } from '../utils/test-app';
 
 const WA = { phoneNumberId: '2002', accessToken: 'wa-campaign-token' };
 
@@ -21,7 +21,7 @@ describe('campaigns: fan-out in batches, counts, quota (e2e)', () => {
   });
 
   afterAll(async () => {
-    await t.redis.del(`zyva:limits:${user.organizationId}:messages`);
+    await t.redis.del(`zyva:limits:{${user.organizationId}}:messages`);
     await dropQuotaKeys(t, fx);
     await fx.cleanup();
     await t.close();
@@ -105,7 +105,7 @@ describe('campaigns: fan-out in batches, counts, quota (e2e)', () => {
     expect(calls).toHaveLength(2500);
     expect(new Set(calls.map((c) => c.body.to)).size).toBe(2500);
     expect(new Set(calls.map((c) => c.body.to))).toEqual(new Set(all.map((c) => c.phone!.slice(1))));
-    await t.redis.del(`zyva:limits:${u.organizationId}:messages`);
+    await t.redis.del(`zyva:limits:{${u.organizationId}}:messages`);
   }, 60000);
 
   it('running the fan-out again (a crashed worker retried) creates and sends nothing twice', async () => {
@@ -126,7 +126,7 @@ describe('campaigns: fan-out in batches, counts, quota (e2e)', () => {
     const u = await fx.registerUser();
     await fx.setPlan(u.organizationId, 'PRO', { maxMessagesPerMonth: 10 });
     await contacts(u.organizationId, 11);
-    const quotaKey = `zyva:limits:${u.organizationId}:messages`;
+    const quotaKey = `zyva:limits:{${u.organizationId}}:messages`;
     const refused = await create({ name: 'Too big', channel: 'WHATSAPP', content: 'x' }, u.token);
     expect(refused.status).toBe(402);
     expect(refused.body.error).toBe('Plan Quota Exceeded');
@@ -192,5 +192,5 @@ describe('campaigns: fan-out in batches, counts, quota (e2e)', () => {
 /** The monthly quota counters of the organizations this file made (Redis keys outlive the rows). */
 async function dropQuotaKeys(app: TestApp, fixtures: Fixtures): Promise<void> {
   const ids = [...(fixtures['orgIds'] as Set<string>)];
-  if (ids.length > 0) await app.redis.del(...ids.map((id) => `zyva:limits:${id}:messages`));
+  await unlinkKeys(app.redis, ids.map((id) => `zyva:limits:{${id}}:messages`));
 }

@@ -83,7 +83,7 @@ describe('consent enforced everywhere a message is created or sent (e2e)', () =>
   const optOut = (contactId: string, channel: string) => api().put(`/api/contacts/${contactId}/consent`, { channel, status: 'OPTED_OUT', evidence: 'pediu por telefone' });
   const consentOf = async (contactId: string, channel: string) => (await t.prisma.contactConsent.findUnique({ where: { contactId_channel: { contactId, channel: channel as never } } }))?.status ?? 'UNKNOWN';
   const history = (contactId: string) => t.prisma.consentEvent.findMany({ where: { contactId }, orderBy: { at: 'desc' } });
-  const quota = async (u: RegisteredUser = store) => Number((await t.redis.get(`zyva:limits:${u.organizationId}:messages`)) ?? 0);
+  const quota = async (u: RegisteredUser = store) => Number((await t.redis.get(`zyva:limits:{${u.organizationId}}:messages`)) ?? 0);
   const emailsTo = (address: string) => resend.requestsTo('emails').filter((r) => JSON.stringify(r.body?.to) === JSON.stringify([address]));
   const postWhatsApp = (payload: unknown) => {
     const raw = JSON.stringify(payload);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
 import { Fixtures, randomIp, uniqueEmail, waitFor } from '../utils/factories';
 import { ResendStandIn, resendErrors, startResendStandIn } from '../utils/provider-stand-ins';
-import { createTestApp, TestApp } from '../utils/test-app';
+import { createTestApp, TestApp, unlinkKeys } from '../utils/test-app';
 
 const KEY = 're_emails_key';
 
@@ -100,5 +100,5 @@ describe('account emails through Resend, the emails queue (e2e)', () => {
 /** The monthly quota counters of the organizations this file made (Redis keys outlive the rows). */
 async function dropQuotaKeys(app: TestApp, fixtures: Fixtures): Promise<void> {
   const ids = [...(fixtures['orgIds'] as Set<string>)];
-  if (ids.length > 0) await app.redis.del(...ids.map((id) => `zyva:limits:${id}:messages`));
+  await unlinkKeys(app.redis, ids.map((id) => `zyva:limits:{${id}}:messages`));
 }

@@ -107,7 +107,7 @@ describe('flows (e2e)', () => {
   });
 
   it('creates, reads, lists, edits (new version) and deletes flows; refreshes the dashboard; other organizations get 404', async () => {
-    const dashboardKey = `zyva:cache:stats:${user.organizationId}:dashboard`;
+    const dashboardKey = `zyva:cache:stats:{${user.organizationId}}:dashboard`;
     await t.redis.set(dashboardKey, '{"stale":true}', 'EX', 60);
     const flow = await createFlow({
       name: 'Boas-vindas',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { QueueName } from '../../src/core/queues/queue.catalogue';
+import type { RedisClient } from '../../src/core/redis/redis.connection';
 import { bearer, Fixtures, randomIp, RegisteredUser, waitFor } from '../utils/factories';
 import { StandIn, startWhatsAppStandIn } from '../utils/provider-stand-ins';
 import { createTestApp, TestApp } from '../utils/test-app';
@@ -26,12 +27,12 @@ describe('reconciler: messages stored while the queue was unreachable (e2e)', ()
     fx = new Fixtures(api);
     user = await fx.registerUser();
     await fx.setPlan(user.organizationId, 'PRO', { maxMessagesPerMonth: 1000 });
-    // The API's queue connection goes away: enqueueing fails from now on.
-    await api.queue(QueueName.Messages).close();
+    // The API's queue connection (one per process, shared by its queues) goes away: enqueueing fails from now on.
+    (api.queue(QueueName.Messages).opts.connection as RedisClient).disconnect();
   });
 
   afterAll(async () => {
-    await api.redis.del(`zyva:limits:${user.organizationId}:messages`);
+    await api.redis.del(`zyva:limits:{${user.organizationId}}:messages`);
     await fx.cleanup();
     await api.close();
     await worker.close();

@@ -36,7 +36,7 @@ describe('worker shutdown and crash recovery (e2e)', () => {
 
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await api.redis.del(`zyva:limits:${user.organizationId}:messages`);
+    await api.redis.del(`zyva:limits:{${user.organizationId}}:messages`);
     await fx.cleanup();
     await api.close();
     await resend.close();

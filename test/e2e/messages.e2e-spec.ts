@@ -2,7 +2,7 @@ import { currentPeriod } from '../../src/core/plans/plans';
 import { QueueName } from '../../src/core/queues/queue.catalogue';
 import { bearer, Fixtures, randomIp, RegisteredUser, SETTLED_STATUSES, waitFor } from '../utils/factories';
 import { graphError, StandIn, startWhatsAppStandIn, whatsAppErrors } from '../utils/provider-stand-ins';
-import { createTestApp, TestApp } from '../utils/test-app';
+import { createTestApp, TestApp, unlinkKeys } from '../utils/test-app';
 
 const PHONE_ID = '106540352242922';
 const TOKEN = 'wa-test-token';
@@ -184,7 +184,7 @@ describe('messages through WhatsApp (e2e)', () => {
     const c = await contact({});
     const key = `order-${Date.now()}`;
     const body = { contactId: c.id, channel: 'WHATSAPP', content: 'Pedido confirmado' };
-    const quotaBefore = Number((await t.redis.get(`zyva:limits:${user.organizationId}:messages`)) ?? 0);
+    const quotaBefore = Number((await t.redis.get(`zyva:limits:{${user.organizationId}}:messages`)) ?? 0);
     const [first, second] = await Promise.all([post(body, user.token, { 'Idempotency-Key': key }), post(body, user.token, { 'Idempotency-Key': key })]);
     const third = await post(body, user.token, { 'Idempotency-Key': key });
     expect([first.status, second.status, third.status]).toEqual([202, 202, 202]);
@@ -194,7 +194,7 @@ describe('messages through WhatsApp (e2e)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await t.prisma.message.count({ where: { organizationId: user.organizationId, idempotencyKey: key } })).toBe(1);
     expect(wa.requestsTo('messages')).toHaveLength(1);
-    expect(Number(await t.redis.get(`zyva:limits:${user.organizationId}:messages`))).toBe(quotaBefore + 1);
+    expect(Number(await t.redis.get(`zyva:limits:{${user.organizationId}}:messages`))).toBe(quotaBefore + 1);
 
     const reused = await post({ ...body, content: 'something else' }, user.token, { 'Idempotency-Key': key });
     expect(reused.status).toBe(422);
@@ -210,7 +210,7 @@ describe('messages through WhatsApp (e2e)', () => {
     const job = await queue.getJob(res.body.id);
     expect(await job!.getState()).toBe('delayed');
     expect(job!.opts.delay).toBeGreaterThan(3500_000);
-    const quotaKey = `zyva:limits:${user.organizationId}:messages`;
+    const quotaKey = `zyva:limits:{${user.organizationId}}:messages`;
     const used = Number(await t.redis.get(quotaKey));
 
     const del = await t.http.delete(`/api/messages/${res.body.id}`).set(bearer(user.token));
@@ -242,10 +242,10 @@ describe('messages through WhatsApp (e2e)', () => {
     expect(refused.status).toBe(402);
     expect(refused.body).toMatchObject({ statusCode: 402, error: 'Plan Quota Exceeded' });
     expect(await t.prisma.message.count({ where: { organizationId: u.organizationId } })).toBe(2);
-    expect(Number(await t.redis.get(`zyva:limits:${u.organizationId}:messages`))).toBe(2);
+    expect(Number(await t.redis.get(`zyva:limits:{${u.organizationId}}:messages`))).toBe(2);
     const jobsAfter = await t.queue(QueueName.Messages).getJobCountByTypes('wait', 'active', 'completed', 'failed', 'delayed', 'prioritized');
     expect(jobsAfter).toBe(jobsBefore);
-    await t.redis.del(`zyva:limits:${u.organizationId}:messages`);
+    await t.redis.del(`zyva:limits:{${u.organizationId}}:messages`);
   });
 
   it("keeps tenants apart: another organization's contact or message answers 404", async () => {
@@ -294,5 +294,5 @@ describe('messages through WhatsApp (e2e)', () => {
 /** The monthly quota counters of the organizations this file made (Redis keys outlive the rows). */
 async function dropQuotaKeys(app: TestApp, fixtures: Fixtures): Promise<void> {
   const ids = [...(fixtures['orgIds'] as Set<string>)];
-  if (ids.length > 0) await app.redis.del(...ids.map((id) => `zyva:limits:${id}:messages`));
+  await unlinkKeys(app.redis, ids.map((id) => `zyva:limits:{${id}}:messages`));
 }

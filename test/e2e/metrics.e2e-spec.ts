@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { Worker } from 'bullmq';
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
 import { Fixtures, RegisteredUser, bearer, randomIp, waitFor } from '../utils/factories';
-import { TestApp, createTestApp } from '../utils/test-app';
+import { TestApp, createTestApp, scanKeys, unlinkKeys } from '../utils/test-app';
 
 const METRICS_TOKEN = 'metrics-e2e-token-0123456789';
 
@@ -103,9 +103,7 @@ describe('GET /metrics (e2e)', () => {
       statuses.push(res.status);
     }
     expect(statuses).toEqual([401, 401, 429]);
-    for await (const limiterKeys of t.redis.scanStream({ match: `zyva:ratelimit:*${ip}*`, count: 1000 })) {
-      if ((limiterKeys as string[]).length > 0) await t.redis.unlink(...(limiterKeys as string[]));
-    }
+    for await (const limiterKeys of scanKeys(t.redis, `zyva:ratelimit:*${ip}*`)) await unlinkKeys(t.redis, limiterKeys);
     const after = await scrape();
     expect(sampleOf(after, 'zyva_http_throttled_total', throttled) - sampleOf(before, 'zyva_http_throttled_total', throttled)).toBe(1);
   });

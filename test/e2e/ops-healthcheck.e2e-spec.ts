@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { TestApp, createTestApp } from '../utils/test-app';
+import { TestApp, createTestApp, redisOverrides } from '../utils/test-app';
 
 const ROOT = join(__dirname, '..', '..');
 const CLOSED_PORT = '1';
@@ -50,7 +50,6 @@ function withPort(url: string, port: string): string {
 
 describe('container health check, dist/healthcheck.js (e2e)', () => {
   const databaseUrl = process.env.DATABASE_URL!;
-  const redisUrl = process.env.REDIS_URL!;
 
   describe('worker role (no HTTP server): pings Postgres and Redis itself', () => {
     it('exits 0 when both answer', async () => {
@@ -59,7 +58,8 @@ describe('container health check, dist/healthcheck.js (e2e)', () => {
     });
 
     it('exits 1 naming Redis when Redis is unreachable', async () => {
-      const run = await healthcheck({ APP_ROLE: 'worker', REDIS_URL: withPort(redisUrl, CLOSED_PORT) });
+      // In cluster mode the same unreachable address becomes the cluster's only seed.
+      const run = await healthcheck({ APP_ROLE: 'worker', ...redisOverrides({ REDIS_URL: withPort(process.env.REDIS_URL ?? 'redis://127.0.0.1', CLOSED_PORT) }) });
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/^unhealthy: database up, redis down: .*ECONNREFUSED/);
     });
@@ -74,7 +74,7 @@ describe('container health check, dist/healthcheck.js (e2e)', () => {
     });
 
     it('exits 1 on an invalid configuration, naming the variable', async () => {
-      const run = await healthcheck({ APP_ROLE: 'worker', REDIS_URL: 'http://not-redis' });
+      const run = await healthcheck({ APP_ROLE: 'worker', REDIS_URL: 'http://not-redis', REDIS_CLUSTER_NODES: '' });
       expect(run.code).toBe(1);
       expect(run.stderr).toContain('REDIS_URL must be a redis:// or rediss:// URL');
       expect(run.stderr).not.toContain('not-redis');

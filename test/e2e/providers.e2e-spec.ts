@@ -10,7 +10,7 @@ import {
   startWhatsAppStandIn,
   twilioErrors,
 } from '../utils/provider-stand-ins';
-import { createTestApp, TestApp } from '../utils/test-app';
+import { createTestApp, TestApp, unlinkKeys } from '../utils/test-app';
 
 const RESEND_KEY = 're_test_key';
 const TWILIO = { accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'twilio-secret', from: '+15005550006' };
@@ -250,12 +250,12 @@ describe('production without credentials (e2e)', () => {
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ statusCode: 422, message: 'WHATSAPP is not connected' });
     expect(await t.prisma.message.count({ where: { organizationId: u.organizationId } })).toBe(0);
-    expect(await t.redis.get(`zyva:limits:${u.organizationId}:messages`)).toBeNull();
+    expect(await t.redis.get(`zyva:limits:{${u.organizationId}}:messages`)).toBeNull();
   });
 });
 
 /** The monthly quota counters of the organizations this file made (Redis keys outlive the rows). */
 async function dropQuotaKeys(app: TestApp, fixtures: Fixtures): Promise<void> {
   const ids = [...(fixtures['orgIds'] as Set<string>)];
-  if (ids.length > 0) await app.redis.del(...ids.map((id) => `zyva:limits:${id}:messages`));
+  await unlinkKeys(app.redis, ids.map((id) => `zyva:limits:{${id}}:messages`));
 }

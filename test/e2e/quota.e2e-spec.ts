@@ -1,8 +1,8 @@
 import type { MessageQuotaService } from '../../src/core/quotas/message-quota.service';
 import { Fixtures } from '../utils/factories';
-import { TestApp, createTestApp } from '../utils/test-app';
+import { TestApp, createTestApp, unlinkKeys } from '../utils/test-app';
 
-const quotaKey = (orgId: string) => `zyva:limits:${orgId}:messages`;
+const quotaKey = (orgId: string) => `zyva:limits:{${orgId}}:messages`;
 
 describe('Monthly message quota (e2e)', () => {
   let t: TestApp;
@@ -17,7 +17,7 @@ describe('Monthly message quota (e2e)', () => {
   });
 
   afterAll(async () => {
-    if (orgs.length > 0) await t.redis.unlink(...orgs.map(quotaKey));
+    await unlinkKeys(t.redis, orgs.map(quotaKey));
     await fixtures.cleanup();
     await t.close();
   });

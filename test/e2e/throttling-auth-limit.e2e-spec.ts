@@ -1,5 +1,5 @@
 import { randomIp } from '../utils/factories';
-import { TestApp, createTestApp } from '../utils/test-app';
+import { TestApp, createTestApp, unlinkKeys } from '../utils/test-app';
 
 // Read once per test file, before the app loads its configuration.
 process.env.AUTH_RATE_LIMIT = '3';
@@ -13,7 +13,7 @@ describe('AUTH_RATE_LIMIT (e2e)', () => {
   });
 
   afterAll(async () => {
-    if (keysMade.length > 0) await t.redis.unlink(...keysMade);
+    await unlinkKeys(t.redis, keysMade);
     await t.close();
   });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { FORGOT_PASSWORD_PER_ACCOUNT } from '../../src/core/throttling/rate-limit.guard';
 import { randomIp, uniqueEmail } from '../utils/factories';
-import { TestApp, createTestApp } from '../utils/test-app';
+import { TestApp, createTestApp, scanKeys, unlinkKeys } from '../utils/test-app';
 
 /** Public routes: the provider webhooks per IP, forgot-password per account as well as per IP, IPv6 by /64. */
 describe('rate limits of public routes (e2e)', () => {
@@ -13,22 +13,14 @@ describe('rate limits of public routes (e2e)', () => {
   });
 
   afterAll(async () => {
-    for (const prefix of prefixes) {
-      const found = await scan(prefix);
-      if (found.length > 0) await t.redis.unlink(...found);
-    }
+    for (const prefix of prefixes) await unlinkKeys(t.redis, await scan(prefix));
     await t.close();
   });
 
-  /** Keys starting with `prefix` (SCAN, never KEYS). */
+  /** Keys starting with `prefix` (SCAN on every node, never KEYS). */
   async function scan(prefix: string): Promise<string[]> {
     const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await t.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      found.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
+    for await (const batch of scanKeys(t.redis, `${prefix}*`)) found.push(...batch);
     return found;
   }
 

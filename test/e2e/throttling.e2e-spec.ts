@@ -1,12 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { getStorageToken } from '@nestjs/throttler';
-import type Redis from 'ioredis';
 import type { Response } from 'supertest';
 import { rateLimitKeys } from '../../src/core/throttling/rate-limit.guard';
+import type { RedisClient } from '../../src/core/redis/redis.connection';
 import { Fixtures, RegisteredUser, bearer, randomIp } from '../utils/factories';
-import { TestApp, createTestApp } from '../utils/test-app';
+import { TestApp, createTestApp, unlinkKeys } from '../utils/test-app';
 
-const planKey = (userId: string) => `zyva:ratelimit:plan:${userId}`;
+/** Tagged with the organization: the limiter's one script reads the organization's plan in the same slot. */
+const planKey = (user: RegisteredUser) => `zyva:ratelimit:plan:{${user.organizationId}}:${user.userId}`;
 
 function expectLimitHeaders(res: Response, limit: number, remaining: number) {
   expect(Number(res.headers['x-ratelimit-limit'])).toBe(limit);
@@ -32,7 +33,7 @@ describe('Per-plan throttling on Redis (e2e)', () => {
   });
 
   afterAll(async () => {
-    if (keysMade.length > 0) await a.redis.unlink(...keysMade);
+    await unlinkKeys(a.redis, keysMade);
     await fixtures.cleanup();
     await b.close();
     await a.close();
@@ -40,7 +41,7 @@ describe('Per-plan throttling on Redis (e2e)', () => {
 
   async function freeUser(): Promise<RegisteredUser> {
     const user = await fixtures.registerUser();
-    keysMade.push(planKey(user.userId));
+    keysMade.push(planKey(user));
     return user;
   }
 
@@ -67,8 +68,8 @@ describe('Per-plan throttling on Redis (e2e)', () => {
     });
 
     // The counter is one key per user with the 60 s window as its TTL.
-    expect(Number(await a.redis.get(planKey(user.userId)))).toBe(11);
-    const ttl = await a.redis.pttl(planKey(user.userId));
+    expect(Number(await a.redis.get(planKey(user)))).toBe(11);
+    const ttl = await a.redis.pttl(planKey(user));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60_000);
   });
@@ -81,7 +82,16 @@ describe('Per-plan throttling on Redis (e2e)', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(40);
     // Both instances did answer some of them.
     expect(new Set(responses.filter((_, i) => i % 2 === 1).map((r) => r.status)).size).toBeGreaterThan(0);
-    expect(Number(await a.redis.get(planKey(user.userId)))).toBe(50);
+    expect(Number(await a.redis.get(planKey(user)))).toBe(50);
+  });
+
+  it('counts users of many organizations at once, each in its own window (their keys on different cluster slots)', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, () => freeUser()));
+    const responses = await Promise.all(users.flatMap((user) => [0, 1, 2].map((i) => me(i % 2 === 0 ? a : b, user))));
+    expect(responses.map((r) => r.status)).toEqual(Array(18).fill(200));
+    // Every one was counted (a failing limiter would let them through without headers).
+    expect(responses.every((r) => r.headers['x-ratelimit-limit'] === '10')).toBe(true);
+    for (const user of users) expect(Number(await a.redis.get(planKey(user)))).toBe(3);
   });
 
   it('lifts the limit on the very next request after an admin upgrades the plan', async () => {
@@ -105,7 +115,7 @@ describe('Per-plan throttling on Redis (e2e)', () => {
     const responses = await Promise.all(Array.from({ length: 15 }, () => a.http.get('/api/admin/organizations').set(bearer(admin.token))));
     expect(responses.map((r) => r.status)).toEqual(Array(15).fill(200));
     expect(responses[0].headers['x-ratelimit-limit']).toBeUndefined();
-    expect(await a.redis.exists(planKey(admin.userId))).toBe(0);
+    expect(await a.redis.exists(`zyva:ratelimit:plan:{${admin.organizationId}}:${admin.userId}`)).toBe(0);
   });
 
   it('limits public /api/auth routes per client IP and route (AUTH_RATE_LIMIT, 10 by default)', async () => {
@@ -128,7 +138,7 @@ describe('Per-plan throttling on Redis (e2e)', () => {
     const key = `zyva:ratelimit:auth:/api/auth/login:${ip}`;
     keysMade.push(key);
     expect(await a.redis.get(key)).toBe('11');
-    expect(await a.redis.exists(`${key}:hits`, `${key}:blocked`)).toBe(0);
+    expect((await a.redis.exists(`${key}:hits`)) + (await a.redis.exists(`${key}:blocked`))).toBe(0);
 
     // Another address, or another auth route from the same address, is not affected.
     expect((await a.http.post('/api/auth/login').set('X-Forwarded-For', randomIp()).send({ email: 'nobody@test.zyva.dev', password: 'wrong password' })).status).toBe(401);
@@ -139,7 +149,7 @@ describe('Per-plan throttling on Redis (e2e)', () => {
 
   it('fails open when its Redis is unreachable: requests pass, logged once, /health says so; enforced again after', async () => {
     const user = await freeUser();
-    const storage = a.app.get<{ redis: Redis }>(getStorageToken());
+    const storage = a.app.get<{ redis: RedisClient }>(getStorageToken());
     const errors = jest.spyOn(Logger.prototype, 'error');
     try {
       storage.redis.disconnect();

@@ -1,17 +1,37 @@
 import type { INestApplication } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Queue } from 'bullmq';
-import type Redis from 'ioredis';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import type { PrismaService as PrismaServiceType } from '../../src/core/prisma/prisma.service';
 import { ALL_QUEUES, QueueName } from '../../src/core/queues/queue.catalogue';
+import type { RedisClient } from '../../src/core/redis/redis.connection';
+
+export { scanKeys, unlinkKeys } from '../../src/core/redis/redis.connection';
+
+/** The run targets a Redis Cluster (TEST_REDIS_CLUSTER_NODES, see test/setup-env.ts) instead of one node. */
+export const clusterMode = process.env.REDIS_CLUSTER_NODES !== undefined;
+
+/** For suites that need one Redis node (a TCP proxy in front of it, a `/db` index): skipped in cluster mode, saying why. */
+export const describeOnSingleNode: jest.Describe = clusterMode ? describe.skip : describe;
+
+/**
+ * Environment overrides naming one Redis node (`{ REDIS_URL: 'redis://127.0.0.1:1' }`, an unreachable one)
+ * become, in cluster mode, a cluster whose only seed is that node, so one test works in both modes.
+ */
+export function redisOverrides(env: Record<string, string>): Record<string, string> {
+  if (!clusterMode || env.REDIS_URL === undefined) return env;
+  const { REDIS_URL, ...rest } = env;
+  const url = new URL(REDIS_URL);
+  return { ...rest, REDIS_CLUSTER_NODES: `${url.hostname}:${url.port || 6379}` };
+}
 
 export interface TestApp {
   app: NestFastifyApplication;
   http: TestAgent;
   prisma: PrismaServiceType;
-  redis: Redis;
+  /** The app's command connection: one node, or a cluster client in cluster mode. */
+  redis: RedisClient;
   queue(name: QueueName): Queue;
   /** Resolves a provider by the export name of a source module, from this app's own module registry. */
   get<T>(modulePath: string, exportName: string): T;
@@ -57,7 +77,8 @@ export interface TestAppOptions {
   imports?: unknown[];
 }
 
-export async function createTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
+export async function createTestApp(overrides: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
+  const env = redisOverrides(overrides);
   const saved: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(env)) {
     saved[k] = process.env[k];
@@ -92,7 +113,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
       app,
       http: request(app.getHttpServer()),
       prisma: app.get(loaded.PrismaService),
-      redis: app.get<Redis>(loaded.REDIS),
+      redis: app.get<RedisClient>(loaded.REDIS),
       queue,
       get: <T>(modulePath: string, exportName: string) => providerOf<T>(app, loaded.requireSrc(modulePath)[exportName], exportName),
       close: async () => {
@@ -113,9 +134,9 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
 }
 
 /**
- * The provider of a class. With env overrides the app was built from an
- * isolated module registry, so a class required now is another copy with the
- * same name: find the app's own by name then.
+ * The provider of a class or symbol token. With env overrides the app was
+ * built from an isolated module registry, so a class or symbol required now is
+ * another copy with the same name: find the app's own by name then.
  */
 function providerOf<T>(app: NestFastifyApplication, token: unknown, name: string): T {
   try {
@@ -125,6 +146,7 @@ function providerOf<T>(app: NestFastifyApplication, token: unknown, name: string
     for (const mod of container.getModules().values()) {
       for (const [key, wrapper] of mod.providers) {
         if (typeof key === 'function' && key.name === name) return wrapper.instance as T;
+        if (typeof key === 'symbol' && typeof token === 'symbol' && key.description === token.description) return wrapper.instance as T;
       }
     }
     throw error;

@@ -1,8 +1,15 @@
-/** Cache keys (without the `zyva:cache:` prefix) and their TTLs, from the design document. */
+import { orgTag } from '../redis/redis.constants';
+
+/**
+ * Cache keys (without the `zyva:cache:` prefix). Every entry belongs to one
+ * organization and carries its id as hash tag, so the entries, the fence, the
+ * write marker and the index of one organization (and its plan and rate-limit
+ * counters) share one hash slot: each cache script touches one slot.
+ */
 export const cacheKeys = {
-  org: (orgId: string) => `org:${orgId}`,
-  dashboard: (orgId: string) => `stats:${orgId}:dashboard`,
-  contacts: (orgId: string, query: string) => `contacts:${orgId}:${query}`,
+  org: (orgId: string) => `org:${orgTag(orgId)}`,
+  dashboard: (orgId: string) => `stats:${orgTag(orgId)}:dashboard`,
+  contacts: (orgId: string, query: string) => `contacts:${orgTag(orgId)}:${query}`,
 };
 
 /** Keyv namespace: Keyv joins it to every key with `:`. */
@@ -16,20 +23,32 @@ export const CACHE_TTL_SECONDS = {
 };
 
 /**
- * Bookkeeping keys (full names, raw Redis). The owner of a key is its second
- * segment (`org:{id}`, `stats:{id}:dashboard`, `contacts:{id}:…`).
- * - fence: bumped by every invalidation of that owner; a value loaded while it moved is not kept.
- * - index: the contact-list keys of an organization, so invalidating them never scans the keyspace.
+ * Bookkeeping keys of an organization (full names, raw Redis):
+ * - fence: bumped by every invalidation; a value loaded while it moved is not kept;
+ * - writing: how many writes of the organization are in progress (expires on its own); no value is stored meanwhile;
+ * - index: the organization's contact-list keys, so invalidating them never scans the keyspace.
  */
 export const cacheBookkeeping = {
-  fence: (owner: string) => `${CACHE_PREFIX}fence:${owner}`,
-  index: (orgId: string) => `${CACHE_PREFIX}index:${orgId}`,
+  fence: (orgId: string) => `${CACHE_PREFIX}fence:${orgTag(orgId)}`,
+  writing: (orgId: string) => `${CACHE_PREFIX}writing:${orgTag(orgId)}`,
+  index: (orgId: string) => `${CACHE_PREFIX}index:${orgTag(orgId)}`,
 };
 
 /** Outlives every cached value, so a fence read before a load is still there when the load ends. */
 export const BOOKKEEPING_TTL_SECONDS = 2 * 3600;
 
+/**
+ * How long a write keeps new values out of the cache if it never says it is
+ * done (Redis went away before the end of the write): longer than any write
+ * takes, short enough that reads are cached again soon after.
+ */
+export const WRITE_MARKER_TTL_MS = 60_000;
+
+/** The plan copied out of the cached organization (`zyva:plan:{orgId}`): lives long, so the plan limiter rarely needs Postgres. */
+export const PLAN_TTL_SECONDS = 30 * 86_400;
+
+/** The organization a cache key (or key pattern) belongs to: the id inside its hash tag. */
 export function ownerOf(key: string): string | undefined {
-  const owner = key.split(':', 2)[1];
+  const owner = /^[^:{}]+:\{([^{}]+)\}/.exec(key)?.[1];
   return owner && !/[*?[\]]/.test(owner) ? owner : undefined;
 }

@@ -1,11 +1,19 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit, ServiceUnavailableException } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
-import type Redis from 'ioredis';
 import type { Keyv } from 'keyv';
-import { REDIS } from '../redis/redis.constants';
+import { REDIS, keys } from '../redis/redis.constants';
+import { type RedisClient, scanKeys, unlinkKeys } from '../redis/redis.connection';
 import { CACHE_CLIENT } from './cache.tokens';
-import { BOOKKEEPING_TTL_SECONDS, CACHE_PREFIX, cacheBookkeeping, cacheKeys, ownerOf } from './cache-keys';
+import {
+  BOOKKEEPING_TTL_SECONDS,
+  CACHE_PREFIX,
+  PLAN_TTL_SECONDS,
+  WRITE_MARKER_TTL_MS,
+  cacheBookkeeping,
+  cacheKeys,
+  ownerOf,
+} from './cache-keys';
 
 export interface CacheLookup<T> {
   value: T;
@@ -14,59 +22,105 @@ export interface CacheLookup<T> {
 }
 
 export interface LookupOptions {
-  /** Record the key in this organization's index of contact lists, so invalidating them never scans. */
-  indexFor?: string;
+  /** Record the key in its organization's index of contact lists, so invalidating them never scans. */
+  indexed?: boolean;
   /** The entry as already fetched in this request (by the rate limiter's script); a miss is read again. */
   prefetched?: Buffer;
 }
 
-/** Fence read and, for indexed keys, index registration, in one round trip before a load. */
+export interface WriteOptions {
+  /** The write may change the organization's plan: the plan kept for the limiter is dropped as well. */
+  plan?: boolean;
+}
+
+/** Redis could not be told about a write before it started, so the write was refused and nothing changed. */
+export class CacheWriteUnavailableError extends ServiceUnavailableException {
+  constructor() {
+    super('Changes are paused for a moment (the cache cannot be updated); nothing was changed. Try again shortly.');
+  }
+}
+
+/**
+ * Every script below touches the keys of one organization only (fence, write
+ * marker, index, entries, plan), which share the organization's hash tag: one
+ * slot on a Redis Cluster.
+ */
+
+/** Before a load: the fence to compare at the end, or nil while a write of the organization is in progress (nothing will be stored). */
 const BEGIN_FILL = `
-if ARGV[2] ~= '' then
-  redis.call('SADD', KEYS[2], ARGV[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[1])
-end
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
 return redis.call('GET', KEYS[1]) or '0'`;
 
-/** Drops a freshly stored value if its owner was invalidated while it was being loaded. */
-const VERIFY_FILL = `
-if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then
-  redis.call('UNLINK', KEYS[2])
-  return 0
+/**
+ * Stores a loaded value only if no invalidation happened since the load began
+ * (fence unchanged) and no write is in progress, atomically, so a stale value
+ * is never in Redis even for a moment. With it, the entry's index membership
+ * and the organization's plan (copied out of its cached organization).
+ */
+const COMMIT_FILL = `
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+if ARGV[4] == '1' then
+  redis.call('SADD', KEYS[4], KEYS[3])
+  redis.call('EXPIRE', KEYS[4], ARGV[5])
 end
+if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7]) end
 return 1`;
 
-/** Everything cached for one organization, in one round trip: fence, its contact lists, the organization, its stats. */
+/**
+ * Everything cached for one organization: bumps the fence, drops its contact
+ * lists, its organization and stats (and its plan when asked). ARGV[1] is the
+ * phase: 'begin' also counts a write in progress (the marker, expiring on its
+ * own), 'end' uncounts it, 'now' is a plain invalidation.
+ */
 const INVALIDATE_ORG = `
 redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-local members = redis.call('SMEMBERS', KEYS[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[1] == 'begin' then
+  redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+local members = redis.call('SMEMBERS', KEYS[3])
 for i = 1, #members, 500 do
   redis.call('UNLINK', unpack(members, i, math.min(i + 499, #members)))
 end
-return redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4]) + #members`;
+local removed = redis.call('UNLINK', KEYS[3], KEYS[4], KEYS[5]) + #members
+if ARGV[2] == '1' then removed = removed + redis.call('UNLINK', KEYS[6]) end
+if ARGV[1] == 'end' and redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
+return removed`;
+
+/** Bumps an organization's fence: a value loaded before this is not kept. */
+const BUMP_FENCE = `
+redis.call('INCR', KEYS[1])
+return redis.call('EXPIRE', KEYS[1], ARGV[1])`;
 
 /** A Keyv envelope whose value is a serialized JSON body (Keyv leaves strings not starting with `:` as they are). */
 const BODY_ENTRY = /^\{"value":"[{[]/;
 /** Decoded bodies kept in process (a few MB at most), least recently stored dropped first. */
 const BODY_MEMO_ENTRIES = 500;
 
-type ScriptRunner = (keyCount: number, ...args: (string | number)[]) => Promise<unknown>;
+type ScriptRunner = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
+type Phase = 'begin' | 'end' | 'now';
 
 /**
- * The JSON cache under `zyva:cache:`. Values are written through
- * `@nestjs/cache-manager` (Keyv over `cache-manager-ioredis-yet`) and read with
- * one GET on the store's own connection, decoded as the library decodes them
- * (or fetched by the rate limiter's script in the same request); fences,
- * indexes and invalidation run on the command connection.
+ * The JSON cache under `zyva:cache:`, one organization per hash tag. Values
+ * are read with one GET on the cache store's connection and decoded as
+ * `@nestjs/cache-manager` (Keyv over `cache-manager-ioredis-yet`) decodes them,
+ * or fetched by the rate limiter's script in the same request; they are
+ * written in the library's own format by a script on the command connection,
+ * which checks the organization's fence in the same step.
  *
  * - Reads fail open: a Redis outage is a miss served from the source, logged
  *   once when it starts and once when it ends.
  * - Concurrent misses of one key in this process share one load.
- * - No stale refill: every invalidation bumps its owner's fence first, and a
- *   value whose load overlapped a bump is deleted right after it is stored.
- *   Invalidating an organization also forgets the loads in flight for it, so a
- *   read that starts after a write never joins a load that started before it.
+ * - No stale entry: every invalidation bumps the organization's fence, and a
+ *   value whose load overlapped a bump, or a write in progress, is not stored.
+ * - Writes go through `writing()`: the entries are gone before the write
+ *   starts and again before it answers, and none is stored while it runs. If
+ *   Redis fails before the write, the write is refused (503); if it fails at
+ *   the end, the write marker (expiring by itself) still keeps stale values out.
+ * - Storing the organization also stores its plan under `zyva:plan:{orgId}`
+ *   for 30 days, read by the plan limiter, so a cached read needs no Postgres.
  */
 @Injectable()
 export class CacheService implements OnModuleInit {
@@ -75,22 +129,25 @@ export class CacheService implements OnModuleInit {
   private failing = false;
   private keyv!: Keyv;
   private readonly bodies = new Map<string, { raw: Buffer; body: Buffer }>();
-  private readonly scripts: Record<'begin' | 'verify' | 'invalidateOrg', ScriptRunner>;
+  private readonly scripts: Record<'beginFill' | 'commitFill' | 'invalidateOrg' | 'bumpFence', ScriptRunner>;
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
-    @Inject(CACHE_CLIENT) private readonly client: Redis,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(CACHE_CLIENT) private readonly client: RedisClient,
+    @Inject(REDIS) private readonly redis: RedisClient,
   ) {
-    const define = (name: string, lua: string): ScriptRunner => {
+    // A fixed number of keys per script: the first argument is then a key, which is what ioredis' auto-pipelining
+    // groups commands by on a cluster (with a per-call key count it would group by the count, mixing nodes).
+    const define = (name: string, numberOfKeys: number, lua: string): ScriptRunner => {
       const command = `zyvaCache${name}`;
-      if (!(command in redis)) redis.defineCommand(command, { lua });
-      return (keyCount, ...args) => (redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[command](keyCount, ...args);
+      if (!(command in redis)) redis.defineCommand(command, { numberOfKeys, lua });
+      return (...keysThenArgs) => (redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[command](...keysThenArgs);
     };
     this.scripts = {
-      begin: define('BeginFill', BEGIN_FILL),
-      verify: define('VerifyFill', VERIFY_FILL),
-      invalidateOrg: define('InvalidateOrg', INVALIDATE_ORG),
+      beginFill: define('BeginFill', 2, BEGIN_FILL),
+      commitFill: define('CommitFill', 5, COMMIT_FILL),
+      invalidateOrg: define('InvalidateOrg', 6, INVALIDATE_ORG),
+      bumpFence: define('BumpFence', 1, BUMP_FENCE),
     };
   }
 
@@ -105,6 +162,7 @@ export class CacheService implements OnModuleInit {
   }
 
   async lookup<T>(key: string, ttlSeconds: number, load: () => Promise<T>, options: LookupOptions = {}): Promise<CacheLookup<T>> {
+    ownerOrThrow(key);
     const raw = options.prefetched ?? (await this.readRaw(key));
     const cached = raw ? await this.decode<T>(key, raw) : undefined;
     if (cached !== undefined && cached !== null) return { value: cached, hit: true };
@@ -118,6 +176,7 @@ export class CacheService implements OnModuleInit {
    * instead of parsing and encoding it again. Redis stays the source of truth.
    */
   async lookupBody(key: string, ttlSeconds: number, render: () => Promise<string>, options: LookupOptions = {}): Promise<CacheLookup<Buffer>> {
+    ownerOrThrow(key);
     const raw = options.prefetched ?? (await this.readRaw(key));
     if (raw) {
       const memo = this.bodies.get(key);
@@ -128,42 +187,90 @@ export class CacheService implements OnModuleInit {
     return { value: Buffer.from(await this.loadOnce(key, ttlSeconds, render, options)), hit: false };
   }
 
-  /** Deletes every key matching `pattern` (a glob, relative to the cache prefix) with SCAN + UNLINK, never KEYS. */
+  /**
+   * Runs a database write of an organization so that no read after it answers
+   * can see what it made stale:
+   * 1. one script drops the organization's entries and marks a write in
+   *    progress; if Redis cannot run it, the write is refused with 503 before
+   *    anything changed;
+   * 2. `work()` runs; meanwhile no value of the organization is stored;
+   * 3. the entries are dropped again and the mark removed, before the caller
+   *    answers. If Redis fails here the write still stands (it is committed)
+   *    and the mark, expiring by itself, keeps values loaded before the commit
+   *    out of the cache.
+   */
+  async writing<T>(orgId: string, work: () => Promise<T>, options: WriteOptions = {}): Promise<T> {
+    this.forgetLocal(orgId);
+    try {
+      await this.invalidateOrg(orgId, 'begin', options.plan === true);
+    } catch (error) {
+      this.logger.warn(`Write of organization ${orgId} refused: its cache cannot be invalidated (${(error as Error).message})`);
+      throw new CacheWriteUnavailableError();
+    }
+    try {
+      return await work();
+    } finally {
+      this.forgetLocal(orgId);
+      await this.invalidateOrg(orgId, 'end', options.plan === true).catch((error: Error) =>
+        this.logger.warn(
+          `Caches of organization ${orgId} not invalidated after a write (${error.message}); ` +
+            `nothing is cached for it until its write mark expires (${WRITE_MARKER_TTL_MS / 1000} s)`,
+        ),
+      );
+    }
+  }
+
+  /** Deletes every key matching `pattern` (a glob, relative to the cache prefix) with SCAN + UNLINK on every node, never KEYS. */
   async invalidate(pattern: string): Promise<number> {
     const owner = ownerOf(pattern);
-    if (owner) await this.bumpFences([owner]);
-    this.forgetInflight((key) => globToRegExp(pattern).test(key));
-    let cursor = '0';
+    if (owner) await this.scripts.bumpFence(cacheBookkeeping.fence(owner), BOOKKEEPING_TTL_SECONDS);
+    const matches = globToRegExp(pattern);
+    this.forgetInflight((key) => matches.test(key));
     let removed = 0;
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', CACHE_PREFIX + pattern, 'COUNT', 1000);
-      cursor = next;
-      if (found.length > 0) removed += await this.redis.unlink(...found);
-    } while (cursor !== '0');
+    for await (const found of scanKeys(this.redis, CACHE_PREFIX + pattern)) removed += await unlinkKeys(this.redis, found);
     return removed;
   }
 
-  async del(...keys: string[]): Promise<void> {
-    if (keys.length === 0) return;
-    const owners = [...new Set(keys.map(ownerOf).filter((o): o is string => o !== undefined))];
-    const wanted = new Set(keys);
+  /**
+   * Drops some entries (of one or more organizations), per organization and in
+   * parallel: its fence first (a load that began before is not kept), then
+   * its entries (one slot, one UNLINK).
+   */
+  async del(...entries: string[]): Promise<void> {
+    const byOwner = new Map<string, string[]>();
+    for (const key of entries) {
+      const owner = ownerOrThrow(key);
+      byOwner.set(owner, [...(byOwner.get(owner) ?? []), key]);
+    }
+    const wanted = new Set(entries);
     this.forgetInflight((key) => wanted.has(key));
-    const tx = this.redis.multi();
-    for (const owner of owners) tx.incr(cacheBookkeeping.fence(owner)).expire(cacheBookkeeping.fence(owner), BOOKKEEPING_TTL_SECONDS);
-    await execOrThrow(tx.unlink(...keys.map((k) => CACHE_PREFIX + k)));
+    for (const key of entries) this.bodies.delete(key);
+    await Promise.all(
+      [...byOwner].map(async ([owner, owned]) => {
+        await this.scripts.bumpFence(cacheBookkeeping.fence(owner), BOOKKEEPING_TTL_SECONDS);
+        await this.redis.unlink(...owned.map((k) => CACHE_PREFIX + k));
+      }),
+    );
   }
 
-  /** Everything cached for one organization: the organization, its stats and its contact lists. */
+  /** Everything cached for one organization, its plan included: its organization, its stats and its contact lists. */
   async invalidateOrganization(orgId: string): Promise<void> {
-    this.forgetInflight((key) => ownerOf(key) === orgId);
-    for (const key of this.bodies.keys()) if (ownerOf(key) === orgId) this.bodies.delete(key);
-    await this.scripts.invalidateOrg(
-      4,
+    this.forgetLocal(orgId);
+    await this.invalidateOrg(orgId, 'now', true);
+  }
+
+  private invalidateOrg(orgId: string, phase: Phase, plan: boolean): Promise<unknown> {
+    return this.scripts.invalidateOrg(
       cacheBookkeeping.fence(orgId),
+      cacheBookkeeping.writing(orgId),
       cacheBookkeeping.index(orgId),
       CACHE_PREFIX + cacheKeys.org(orgId),
       CACHE_PREFIX + cacheKeys.dashboard(orgId),
+      keys.plan(orgId),
+      phase,
+      plan ? '1' : '0',
       BOOKKEEPING_TTL_SECONDS,
+      WRITE_MARKER_TTL_MS,
     );
   }
 
@@ -197,6 +304,11 @@ export class CacheService implements OnModuleInit {
     return entry.value;
   }
 
+  /** The bytes `cache.set(key, value, ttl)` would store: Keyv's serialized envelope, as the store encodes a string. */
+  private async encode(value: unknown, ttlMs: number): Promise<string> {
+    return JSON.stringify(await this.keyv.serializeData({ value, expires: Date.now() + ttlMs }));
+  }
+
   private remember(key: string, raw: Buffer, text: string): Buffer {
     const body = Buffer.from(text);
     this.bodies.delete(key);
@@ -218,30 +330,44 @@ export class CacheService implements OnModuleInit {
   }
 
   private async fill<T>(key: string, ttlSeconds: number, load: () => Promise<T>, options: LookupOptions): Promise<T> {
-    const owner = ownerOf(key) ?? '-';
-    const fullKey = CACHE_PREFIX + key;
-    const index = options.indexFor ? cacheBookkeeping.index(options.indexFor) : cacheBookkeeping.index('-');
-    let fence: string | undefined;
+    const owner = ownerOrThrow(key);
+    const fence = cacheBookkeeping.fence(owner);
+    const writing = cacheBookkeeping.writing(owner);
+    // undefined: Redis failed; null: a write is in progress. In both cases the value is not stored.
+    let seen: string | null | undefined;
     try {
-      fence = (await this.scripts.begin(2, cacheBookkeeping.fence(owner), index, BOOKKEEPING_TTL_SECONDS, options.indexFor ? fullKey : '')) as string;
+      seen = (await this.scripts.beginFill(fence, writing)) as string | null;
     } catch (error) {
       this.failed(error);
     }
     const value = await load();
-    if (fence === undefined || value === undefined || value === null) return value;
+    if (typeof seen !== 'string' || value === undefined || value === null) return value;
     try {
-      await this.cache.set(key, value, ttlSeconds * 1000);
-      await this.scripts.verify(2, cacheBookkeeping.fence(owner), fullKey, fence);
+      const ttlMs = ttlSeconds * 1000;
+      await this.scripts.commitFill(
+        fence,
+        writing,
+        CACHE_PREFIX + key,
+        cacheBookkeeping.index(owner),
+        keys.plan(owner),
+        seen,
+        await this.encode(value, ttlMs),
+        ttlMs,
+        options.indexed ? '1' : '',
+        BOOKKEEPING_TTL_SECONDS,
+        key === cacheKeys.org(owner) ? planOf(value) : '',
+        PLAN_TTL_SECONDS,
+      );
     } catch (error) {
       this.failed(error);
     }
     return value;
   }
 
-  private async bumpFences(owners: string[]): Promise<void> {
-    const tx = this.redis.multi();
-    for (const owner of owners) tx.incr(cacheBookkeeping.fence(owner)).expire(cacheBookkeeping.fence(owner), BOOKKEEPING_TTL_SECONDS);
-    await execOrThrow(tx);
+  /** A write or invalidation in this process: loads in flight for the organization are not joined by later reads. */
+  private forgetLocal(orgId: string): void {
+    this.forgetInflight((key) => ownerOf(key) === orgId);
+    for (const key of this.bodies.keys()) if (ownerOf(key) === orgId) this.bodies.delete(key);
   }
 
   private forgetInflight(matches: (key: string) => boolean): void {
@@ -259,10 +385,16 @@ export class CacheService implements OnModuleInit {
   }
 }
 
-async function execOrThrow(tx: ReturnType<Redis['multi']>): Promise<void> {
-  const results = await tx.exec();
-  const failure = results?.find(([error]) => error);
-  if (failure) throw failure[0];
+/** Every entry belongs to an organization (its hash tag); a key without one could not share a slot with its fence. */
+function ownerOrThrow(key: string): string {
+  const owner = ownerOf(key);
+  if (!owner) throw new Error(`Cache key "${key}" names no organization: cache keys are <kind>:{<orgId>}…`);
+  return owner;
+}
+
+function planOf(value: unknown): string {
+  const plan = (value as { plan?: unknown } | null)?.plan;
+  return typeof plan === 'string' ? plan : '';
 }
 
 function parseJson(text: string): unknown {

@@ -82,7 +82,7 @@ export class TenantCacheInterceptor implements NestInterceptor {
 
   private async answer(key: string, request: FastifyRequest, options: TenantCacheOptions, reply: FastifyReply, next: CallHandler): Promise<unknown> {
     const handle = () => lastValueFrom(next.handle());
-    const lookup = { indexFor: options.indexed ? request.auth!.organizationId! : undefined, prefetched: request.tenantCache?.raw ?? undefined };
+    const lookup = { indexed: options.indexed, prefetched: request.tenantCache?.raw ?? undefined };
     if (options.store === 'value') {
       const { value, hit } = await this.cache.lookup(key, options.ttlSeconds, handle, lookup);
       reply.header('X-Cache', hit ? 'HIT' : 'MISS');

@@ -61,3 +61,32 @@ describe('validateEnvironment', () => {
     expect(problems({ ...production, UNSUBSCRIBE_SECRET: 'x'.repeat(40) })).not.toContain('UNSUBSCRIBE_SECRET');
   });
 });
+
+describe('the Redis target', () => {
+  const problem = (env: Record<string, string>) => {
+    try {
+      validateEnvironment({ DATABASE_URL: valid.DATABASE_URL, ...env });
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it('takes REDIS_CLUSTER_NODES instead of REDIS_URL', () => {
+    const env = validateEnvironment({ DATABASE_URL: valid.DATABASE_URL, REDIS_CLUSTER_NODES: '10.0.0.1:7000,rediss://:pw@10.0.0.2:7001' });
+    expect(env.REDIS_CLUSTER_NODES).toBe('10.0.0.1:7000,rediss://:pw@10.0.0.2:7001');
+    expect(env.REDIS_URL).toBeUndefined();
+  });
+
+  it('stops with a message naming both variables when both or neither are set', () => {
+    const message = 'REDIS_URL: set exactly one of REDIS_URL (one Redis node) and REDIS_CLUSTER_NODES (a Redis Cluster)';
+    expect(problem({})).toContain(message);
+    expect(problem({ REDIS_URL: valid.REDIS_URL, REDIS_CLUSTER_NODES: '10.0.0.1:7000' })).toContain(message);
+  });
+
+  it('names a bad seed list without echoing it', () => {
+    const message = problem({ REDIS_CLUSTER_NODES: 'redis://:hunter2@a:1,redis://:other@b:2' });
+    expect(message).toContain('REDIS_CLUSTER_NODES: REDIS_CLUSTER_NODES URLs must all use the same scheme and credentials');
+    expect(message).not.toContain('hunter2');
+  });
+});

@@ -15,8 +15,13 @@ import {
   MinLength,
   NotEquals,
   ValidateIf,
+  Validate,
+  ValidatorConstraint,
+  type ValidationArguments,
+  type ValidatorConstraintInterface,
   validateSync,
 } from 'class-validator';
+import { parseClusterNodes } from '../redis/redis.options';
 
 export const APP_ROLES = ['api', 'worker', 'all'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -27,6 +32,33 @@ const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? unde
 const httpUrl = { require_tld: false, protocols: ['http', 'https'], require_protocol: true };
 /** Known to everyone who reads this file: fine on a laptop, refused in production. */
 export const DEV_UNSUBSCRIBE_SECRET = 'zyva-development-unsubscribe-secret';
+
+/** Exactly one Redis target: `REDIS_URL` (one node) or `REDIS_CLUSTER_NODES` (a cluster), each well formed. */
+@ValidatorConstraint({ name: 'redisTarget' })
+class RedisTargetConstraint implements ValidatorConstraintInterface {
+  private problem(value: unknown, args: ValidationArguments): string | undefined {
+    const env = args.object as EnvironmentVariables;
+    if (args.property === 'REDIS_URL' && (env.REDIS_URL === undefined) === (env.REDIS_CLUSTER_NODES === undefined)) {
+      return 'set exactly one of REDIS_URL (one Redis node) and REDIS_CLUSTER_NODES (a Redis Cluster)';
+    }
+    if (value === undefined) return undefined;
+    if (args.property === 'REDIS_URL') return /^rediss?:\/\/[^\s]*$/.test(String(value)) ? undefined : 'REDIS_URL must be a redis:// or rediss:// URL';
+    try {
+      parseClusterNodes(String(value));
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  validate(value: unknown, args: ValidationArguments): boolean {
+    return this.problem(value, args) === undefined;
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    return this.problem(args.value, args) ?? '';
+  }
+}
 
 /**
  * Every environment variable Zyva reads, validated once at startup.
@@ -49,8 +81,12 @@ export class EnvironmentVariables {
   @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgresql:// URL' })
   DATABASE_URL!: string;
 
-  @Matches(/^rediss?:\/\/[^\s]*$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
-  REDIS_URL!: string;
+  @Validate(RedisTargetConstraint)
+  REDIS_URL?: string;
+
+  /** Seeds of a Redis Cluster (`host:port` or redis(s):// URLs, comma-separated), instead of REDIS_URL. */
+  @Validate(RedisTargetConstraint)
+  REDIS_CLUSTER_NODES?: string;
 
   /** BullMQ key prefix; `bull` in production (contract), overridden by tests to isolate suites. */
   @Matches(/^[A-Za-z0-9:_-]+$/)
@@ -199,7 +235,7 @@ export function validateEnvironment(raw: Record<string, string | undefined>): En
   const env = plainToInstance(EnvironmentVariables, defined, { enableImplicitConversion: true });
   const errors = validateSync(env, { skipMissingProperties: false, forbidUnknownValues: true });
   const lines = errors.map((e) => {
-    const shown = e.property.match(/TOKEN|SECRET|PASSWORD|KEY|URL/) ? '(hidden)' : JSON.stringify(e.value);
+    const shown = e.property.match(/TOKEN|SECRET|PASSWORD|KEY|URL|NODES/) ? '(hidden)' : JSON.stringify(e.value);
     return `  - ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')} (got ${e.value === undefined ? 'nothing' : shown})`;
   });
   lines.push(...crossFieldProblems(env, defined).map((problem) => `  - ${problem}`));

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { QueueEvents } from 'bullmq';
-import type Redis from 'ioredis';
 import { JobProducer } from '../queues/job-producer.service';
 import { ALL_QUEUES, QueueName } from '../queues/queue.catalogue';
 import { REDIS } from '../redis/redis.constants';
+import type { RedisClient } from '../redis/redis.connection';
 import { MetricsService, SAMPLED_QUEUE_STATES } from './metrics.service';
 
 export const QUEUE_SAMPLE_INTERVAL_MS = 5000;
@@ -27,7 +27,7 @@ export class QueueMetricsCollector implements OnApplicationBootstrap, OnApplicat
   constructor(
     private readonly producer: JobProducer,
     private readonly metrics: MetricsService,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { PrismaService } from '../prisma/prisma.service';
 import { REDIS, keys } from '../redis/redis.constants';
+import type { RedisClient } from '../redis/redis.connection';
 
 export interface QuotaResult {
   ok: boolean;
@@ -59,7 +59,7 @@ function startOfMonthUtc(now = new Date()): Date {
 @Injectable()
 export class MessageQuotaService {
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     private readonly prisma: PrismaService,
   ) {
     if (!('zyvaQuotaConsume' in redis)) redis.defineCommand('zyvaQuotaConsume', { numberOfKeys: 1, lua: CONSUME });

@@ -1,13 +1,14 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
+import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { warnUnlessNoEviction } from './eviction-policy';
 import { REDIS } from './redis.constants';
-import { redisOptionsFromUrl } from './redis.options';
+import { type RedisClient, closeRedisClient, createRedisClient, settled } from './redis.connection';
 
 /**
- * The command connection. Commands fail fast (one retry) while Redis is down,
- * so callers can fail open instead of hanging; the connection itself keeps
- * reconnecting. BullMQ has its own connection (see QueuesModule).
+ * The command connection, to one node or a cluster. Commands fail fast while
+ * Redis is down, so callers can fail open instead of hanging; the connection
+ * itself keeps reconnecting. BullMQ, the cache store and the limiter have
+ * their own connections, built by the same factory.
  */
 @Global()
 @Module({
@@ -15,17 +16,9 @@ import { redisOptionsFromUrl } from './redis.options';
     {
       provide: REDIS,
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => {
+      useFactory: async (config: AppConfig) => {
         const logger = new Logger('Redis');
-        const client = new Redis(
-          redisOptionsFromUrl(config.REDIS_URL, {
-            maxRetriesPerRequest: 1,
-            enableOfflineQueue: true,
-            connectionName: 'zyva:commands',
-            // Commands issued in the same tick (many requests at once) share one write: fewer syscalls under load.
-            enableAutoPipelining: true,
-          }),
-        );
+        const client = createRedisClient(config, { name: 'zyva:commands', profile: 'fail-fast' });
         let down = false;
         client.on('error', (err: Error) => {
           if (!down) logger.error(`Redis connection error: ${err.message}`);
@@ -35,18 +28,29 @@ import { redisOptionsFromUrl } from './redis.options';
           if (down) logger.log('Redis connection restored');
           down = false;
         });
+        await settled(client);
         return client;
       },
     },
   ],
   exports: [REDIS],
 })
-export class RedisModule implements OnApplicationShutdown {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+export class RedisModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Redis');
+
+  constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
+
+  onApplicationBootstrap(): void {
+    // Checked whenever the connection is (re)established, so a Redis replaced under a running process is checked too.
+    const check = () =>
+      void warnUnlessNoEviction(this.redis, this.logger).catch((error: Error) =>
+        this.logger.warn(`Could not read maxmemory-policy: ${error.message}`),
+      );
+    if (this.redis.status === 'ready') check();
+    this.redis.on('ready', check);
+  }
 
   async onApplicationShutdown(): Promise<void> {
-    // QUIT would wait in the offline queue forever while Redis is unreachable.
-    if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
-    else this.redis.disconnect();
+    await closeRedisClient(this.redis);
   }
 }

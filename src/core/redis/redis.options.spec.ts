@@ -1,4 +1,4 @@
-import { redisOptionsFromUrl } from './redis.options';
+import { parseClusterNodes, redisOptionsFromUrl } from './redis.options';
 
 describe('redisOptionsFromUrl', () => {
   it('reads host, port, db and credentials', () => {
@@ -23,5 +23,46 @@ describe('redisOptionsFromUrl', () => {
 
   it('lets callers add connection options', () => {
     expect(redisOptionsFromUrl('redis://localhost', { maxRetriesPerRequest: null }).maxRetriesPerRequest).toBeNull();
+  });
+});
+
+describe('parseClusterNodes', () => {
+  it('reads host:port seeds and URL seeds, taking credentials and TLS from the URLs', () => {
+    expect(parseClusterNodes('10.0.0.1:7000, 10.0.0.2:7001')).toEqual({
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
+      tls: false,
+    });
+    expect(parseClusterNodes('rediss://app:p%40ss@redis-1.example.com:6380,rediss://app:p%40ss@redis-2.example.com')).toEqual({
+      nodes: [
+        { host: 'redis-1.example.com', port: 6380 },
+        { host: 'redis-2.example.com', port: 6379 },
+      ],
+      username: 'app',
+      password: 'p@ss',
+      tls: true,
+    });
+    expect(parseClusterNodes('[::1]:7000').nodes).toEqual([{ host: '::1', port: 7000 }]);
+  });
+
+  it('refuses what a cluster cannot honour, never repeating a password', () => {
+    const problem = (value: string) => {
+      try {
+        parseClusterNodes(value);
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(problem('')).toMatch(/names no node/);
+    expect(problem('redis-1')).toMatch(/host:port or a redis:\/\/ or rediss:\/\/ URL/);
+    expect(problem('http://redis-1:7000')).toMatch(/host:port or a redis:\/\/ or rediss:\/\/ URL/);
+    expect(problem('redis://redis-1:7000/2')).toMatch(/no \/db index/);
+    expect(problem('redis://:secret-a@a:1,redis://:secret-b@b:2')).toMatch(/same scheme and credentials/);
+    expect(problem('redis://:secret-a@a:1,rediss://:secret-a@b:2')).toMatch(/same scheme and credentials/);
+    expect(problem('a:99999')).toMatch(/out of range/);
+    expect(problem('redis://:secret-a@a:1,redis://:secret-b@b:2')).not.toContain('secret');
   });
 });

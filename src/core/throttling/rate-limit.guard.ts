@@ -1,4 +1,4 @@
-import { ExecutionContext, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { ExecutionContext, HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard, type ThrottlerModuleOptions } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -7,7 +7,8 @@ import type { Plan } from '../../generated/prisma/enums';
 import { CACHE_PREFIX, cacheKeys } from '../cache/cache-keys';
 import { tenantCacheKey } from '../cache/tenant-cache.interceptor';
 import { PLAN_LIMITS, PLAN_LOOKUP, type PlanLookup } from '../plans/plans';
-import { KEY_PREFIX } from '../redis/redis.constants';
+import { isDatabaseUnavailable } from '../prisma/prisma-errors';
+import { KEY_PREFIX, keys, orgTag } from '../redis/redis.constants';
 import { rateLimitSubject } from './client-ip';
 import { LimiterStatus } from './limiter-status';
 import { RateLimitStorage, type WindowHit } from './rate-limit.storage';
@@ -21,7 +22,8 @@ export const FORGOT_PASSWORD_PER_ACCOUNT = { limit: 5, windowMs: 3_600_000 };
 const FORGOT_PASSWORD_ROUTE = '/api/auth/password/forgot';
 
 export const rateLimitKeys = {
-  plan: (userId: string) => `${KEY_PREFIX}ratelimit:plan:${userId}`,
+  /** Tagged with the organization: the limiter's script reads the organization's plan and cache entries in the same slot. */
+  plan: (orgId: string, userId: string) => `${KEY_PREFIX}ratelimit:plan:${orgTag(orgId)}:${userId}`,
   auth: (route: string, subject: string) => `${KEY_PREFIX}ratelimit:auth:${route}:${subject}`,
   webhook: (route: string, subject: string) => `${KEY_PREFIX}ratelimit:webhook:${route}:${subject}`,
   /** The email is hashed: limiter keys never hold an address. */
@@ -46,8 +48,10 @@ interface Window {
  * Global guard, after the AuthGuard (which has set `request.auth`):
  * - a LOJA user's requests to `/api` count against their plan's requests per
  *   minute, per user, across every API process (the counter is in Redis); the
- *   plan is read from the cached organization in the same round trip, so an
- *   admin's plan change (which drops that cache) applies on the next request;
+ *   plan is read in the same round trip from the organization's plan key (or
+ *   its cached organization), so an admin's plan change (which drops both)
+ *   applies on the next request, and a cached read needs no Postgres. Only when
+ *   neither Redis nor Postgres can tell the plan does the request pass unlimited;
  * - public `/api/auth/*` routes are limited per client IP and route
  *   (`AUTH_RATE_LIMIT` per minute), against password guessing, and a reset
  *   email per account as well (FORGOT_PASSWORD_PER_ACCOUNT);
@@ -62,6 +66,10 @@ interface Window {
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
+  private readonly planLogger = new Logger('RateLimiting');
+  /** Plans could not be looked up (Postgres away): logged when it starts and when it ends. */
+  private plansUnknown = false;
+
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() private readonly storage: RateLimitStorage,
@@ -106,14 +114,23 @@ export class RateLimitGuard extends ThrottlerGuard {
     const ttl = this.ttlOf(PLAN_THROTTLER);
     let hit;
     try {
-      hit = await this.storage.planHit(rateLimitKeys.plan(userId), CACHE_PREFIX + cacheKeys.org(orgId), ttl, cacheKey && CACHE_PREFIX + cacheKey);
+      hit = await this.storage.planHit(
+        {
+          counter: rateLimitKeys.plan(orgId, userId),
+          plan: keys.plan(orgId),
+          organization: CACHE_PREFIX + cacheKeys.org(orgId),
+          prefetch: cacheKey && CACHE_PREFIX + cacheKey,
+        },
+        ttl,
+      );
       if (cacheKey) request.tenantCache = { key: cacheKey, raw: hit.prefetched };
       this.status.recovered();
     } catch (error) {
       this.status.failed(error);
       return true;
     }
-    const plan = (hit.plan && hit.plan in PLAN_LIMITS ? hit.plan : (await this.organizations.get(orgId)).plan) as Plan;
+    const plan = hit.plan && hit.plan in PLAN_LIMITS ? (hit.plan as Plan) : await this.lookUpPlan(orgId);
+    if (!plan) return true;
     const window = { limit: PLAN_LIMITS[plan].requestsPerMinute, used: hit.totalHits, msToReset: hit.msToExpire };
     this.setHeaders(reply, window);
     if (window.used <= window.limit) return true;
@@ -123,6 +140,23 @@ export class RateLimitGuard extends ThrottlerGuard {
       `Your ${plan} plan allows ${window.limit} requests per minute; upgrade your plan for more.`,
       window.msToReset,
     );
+  }
+
+  /** The plan from the organization (which stores it back in Redis); undefined, logged once, while Postgres cannot tell it. */
+  private async lookUpPlan(orgId: string): Promise<Plan | undefined> {
+    try {
+      const { plan } = await this.organizations.get(orgId);
+      if (this.plansUnknown) this.planLogger.log('Plans can be looked up again; plan limits are enforced');
+      this.plansUnknown = false;
+      return plan;
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      if (!this.plansUnknown) {
+        this.plansUnknown = true;
+        this.planLogger.error(`Plan limits fail open for organizations whose plan is not in Redis while the database is unreachable: ${(error as Error).message}`);
+      }
+      return undefined;
+    }
   }
 
   private limitAuth(route: string, request: FastifyRequest, reply: FastifyReply): Promise<boolean> {

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type Redis from 'ioredis';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { REDIS, keys } from '../../core/redis/redis.constants';
+import { type RedisClient, execOrThrow, unlinkKeys } from '../../core/redis/redis.connection';
 import { AuthContext, SESSION_TTL_SECONDS, SessionData } from '../../core/auth/auth.types';
 
 interface SessionOwner {
@@ -10,29 +10,47 @@ interface SessionOwner {
   organizationId: string | null;
 }
 
+/** What the session key holds: the session, and until when the user's index is known to list it. */
+interface StoredSession extends SessionData {
+  indexedUntil?: number;
+}
+
+/** The per-user index lives two session lifetimes from its last refresh. */
+const INDEX_TTL_SECONDS = 2 * SESSION_TTL_SECONDS;
+/** A session whose index would expire within a session lifetime plus a day refreshes it. */
+const REINDEX_BEFORE_MS = (SESSION_TTL_SECONDS + 24 * 3600) * 1000;
+
 /**
- * Opaque sessions in Redis: `zyva:session:{token}` with a 7-day sliding TTL,
- * and `zyva:user-sessions:{userId}` listing a user's tokens so a password
- * reset can end all of them.
+ * Opaque sessions in Redis: `zyva:session:<token>` with a 7-day sliding TTL,
+ * and `zyva:user-sessions:<userId>` listing a user's tokens so a password
+ * reset can end all of them. The two keys are never written by one MULTI or
+ * script (they sit in different slots of a Redis Cluster).
+ *
+ * A session used every day lives for ever, so the index must outlive it: the
+ * index expires 14 days after its last refresh, and a session whose index
+ * would expire less than 8 days from now (it says until when in its own value)
+ * refreshes it when used; at that point the session has at most 7 days left.
+ * The refresh re-adds the token, so a session whose index was lost is listed
+ * again. It runs about once a week per session, not on every request.
  */
 @Injectable()
 export class SessionService {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  private readonly logger = new Logger(SessionService.name);
+
+  constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
 
   async create(user: SessionOwner): Promise<string> {
     const token = randomBytes(32).toString('base64url');
-    const data: SessionData = {
+    const indexedUntil = await this.index(user.id, token);
+    const data: StoredSession = {
       userId: user.id,
       role: user.role,
       organizationId: user.organizationId,
       createdAt: Date.now(),
+      indexedUntil,
     };
-    await this.redis
-      .multi()
-      .set(keys.session(token), JSON.stringify(data), 'EX', SESSION_TTL_SECONDS)
-      .sadd(keys.userSessions(user.id), token)
-      .expire(keys.userSessions(user.id), SESSION_TTL_SECONDS)
-      .exec();
+    // Listed first: a session that exists is always in its user's index.
+    await this.redis.set(keys.session(token), JSON.stringify(data), 'EX', SESSION_TTL_SECONDS);
     return token;
   }
 
@@ -40,17 +58,43 @@ export class SessionService {
   async resolve(token: string): Promise<AuthContext | null> {
     const raw = await this.redis.getex(keys.session(token), 'EX', SESSION_TTL_SECONDS);
     if (!raw) return null;
-    return { ...(JSON.parse(raw) as SessionData), token };
+    const { indexedUntil, ...session } = JSON.parse(raw) as StoredSession;
+    if (!(typeof indexedUntil === 'number' && indexedUntil > Date.now() + REINDEX_BEFORE_MS)) {
+      await this.reindex(token, { ...session, indexedUntil });
+    }
+    return { ...session, token };
   }
 
   async destroy(token: string, userId: string): Promise<void> {
-    await this.redis.multi().unlink(keys.session(token)).srem(keys.userSessions(userId), token).exec();
+    await Promise.all([this.redis.unlink(keys.session(token)), this.redis.srem(keys.userSessions(userId), token)]);
   }
 
   async destroyAllForUser(userId: string): Promise<void> {
-    const tokens = await this.redis.smembers(keys.userSessions(userId));
-    const tx = this.redis.multi();
-    for (const token of tokens) tx.unlink(keys.session(token));
-    await tx.unlink(keys.userSessions(userId)).exec();
+    const index = keys.userSessions(userId);
+    // Read and dropped in one step, so a session created meanwhile lands in a fresh index instead of being lost.
+    const [tokens] = await execOrThrow(this.redis.multi().smembers(index).unlink(index));
+    await unlinkKeys(this.redis, (tokens as string[]).map(keys.session));
+  }
+
+  /** Adds the token to its user's index and pushes the index's expiry out; answers until when it holds. */
+  private async index(userId: string, token: string): Promise<number> {
+    const index = keys.userSessions(userId);
+    const until = Date.now() + INDEX_TTL_SECONDS * 1000;
+    await execOrThrow(this.redis.multi().sadd(index, token).expire(index, INDEX_TTL_SECONDS));
+    return until;
+  }
+
+  /**
+   * Refreshes the index of a session in use. XX: a session ended meanwhile is
+   * not brought back. A failure leaves the session valid (it was just read)
+   * and is retried on its next use.
+   */
+  private async reindex(token: string, session: StoredSession): Promise<void> {
+    try {
+      const indexedUntil = await this.index(session.userId, token);
+      await this.redis.set(keys.session(token), JSON.stringify({ ...session, indexedUntil }), 'KEEPTTL', 'XX');
+    } catch (error) {
+      this.logger.warn(`Session index of user ${session.userId} not refreshed, retried on the next request: ${(error as Error).message}`);
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { KEY_PREFIX, REDIS, keys } from '../../core/redis/redis.constants';
+import type { RedisClient } from '../../core/redis/redis.connection';
 import { TOKEN_TTL_SECONDS } from '../../core/auth/auth.types';
 
 export type TokenKind = 'email' | 'reset';
@@ -10,10 +10,10 @@ const keyOf = (kind: TokenKind, token: string) => (kind === 'email' ? keys.email
 /** The token an email's link carries, by the email's reference (its job payload names only the reference). */
 const linkKey = (ref: string) => `${KEY_PREFIX}token:link:${ref}`;
 
-/** Single-use tokens (`zyva:token:{kind}:{token}`, 1 h) consumed atomically with GETDEL. */
+/** Single-use tokens (`zyva:token:<kind>:<token>`, 1 h, no hash tag) consumed atomically with GETDEL. */
 @Injectable()
 export class TokenService {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
 
   async issue(kind: TokenKind, userId: string): Promise<string> {
     const token = randomBytes(32).toString('base64url');

@@ -2,6 +2,7 @@ import { BadRequestException, Injectable } from '@nestjs/common';
 import { CsvError, parse } from 'csv-parse';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { CacheService } from '../../core/cache/cache.service';
 import { isDataError, isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
@@ -52,7 +53,8 @@ function newContactId(): string {
  * in batches of 500 (one lookup, one transaction each). A row whose email or
  * phone matches a contact (existing, or created earlier in the file) updates
  * it; rows past the plan's contact cap are rejected; every rejected line is
- * reported with its reason. Caches are invalidated once, at the end.
+ * reported with its reason. Each batch is written through `cache.writing`, so
+ * no batch leaves the organization's caches stale.
  */
 /** The rows as one `unnest(...) AS v(id, name, email, phone, instagram, birthday, month, day)` relation. */
 function contactRows(rows: { id: string; fields: ContactFields }[]): Prisma.Sql {
@@ -102,6 +104,7 @@ export class ContactsImportService {
     private readonly repository: ContactsRepository,
     private readonly contacts: ContactsService,
     private readonly consent: ConsentRepository,
+    private readonly cache: CacheService,
   ) {}
 
   async import(scope: TenantScope, file: Readable): Promise<ImportResultDto> {
@@ -164,8 +167,9 @@ export class ContactsImportService {
       }
       await flush();
     } finally {
-      // Whatever was written, even when something stopped the import, leaves no stale cache and no unsent tag event.
-      if (result.created + result.updated > 0) await this.contacts.afterWrite(scope.organizationId, added);
+      // Each batch went through `cache.writing` (no stale cache); the tag events of what was written, even when
+      // something stopped the import, wake the drain.
+      await this.contacts.afterWrite(added);
     }
     if (!header) throw new BadRequestException('The file is empty: expected a header line with at least a "name" column.');
     result.omittedErrors = errors.omitted;
@@ -257,7 +261,7 @@ export class ContactsImportService {
       }
     }
 
-    await this.prisma.$transaction(async (tx) => {
+    await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
       const granted = await this.repository.reserveSlots(tx, orgId, creates.length);
       for (const row of creates.slice(granted)) {
         outcome.errors.push({ line: row.line, reason: "your plan's contact limit is reached" });
@@ -271,7 +275,7 @@ export class ContactsImportService {
       await this.consent.recordImportedOptIns(tx, orgId, optIns, scope.userId);
       outcome.created = admitted.length;
       outcome.updated = updates.length;
-    }, { timeout: 30_000 });
+    }, { timeout: 30_000 }));
     return outcome;
   }
 

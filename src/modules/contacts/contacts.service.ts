@@ -48,8 +48,9 @@ export function conflictOf(error: unknown): ConflictException | undefined {
 
 /**
  * Contacts of one organization. Every write keeps `Organization.contactCount`
- * exact in the same transaction, invalidates the organization's cached lists,
- * organization and dashboard before it answers, and records a
+ * exact in the same transaction, runs through `cache.writing` (the
+ * organization's cached lists, organization and dashboard are gone before it
+ * answers, or it is refused before anything changes), and records a
  * `contact.tag-added` outbox event in its transaction for each tag a contact
  * did not have (ContactsRepository.attachTags), kicking the drain after commit.
  */
@@ -80,10 +81,12 @@ export class ContactsService {
     if (existing) return { id: existing.id, created: false };
     let created: { id: string } | null;
     try {
-      created = await this.prisma.$transaction(async (tx) => {
-        if (!(await this.repository.reserveSlot(tx, orgId))) return null;
-        return tx.contact.create({ data: { organizationId: orgId, name: name.slice(0, 200), phone }, select: { id: true } });
-      });
+      created = await this.cache.writing(orgId, () =>
+        this.prisma.$transaction(async (tx) => {
+          if (!(await this.repository.reserveSlot(tx, orgId))) return null;
+          return tx.contact.create({ data: { organizationId: orgId, name: name.slice(0, 200), phone }, select: { id: true } });
+        }),
+      );
     } catch (error) {
       // Another delivery created it at the same moment: that one is ours too.
       if (!conflictOf(error)) throw error;
@@ -91,7 +94,6 @@ export class ContactsService {
       return { id: raced.id, created: false };
     }
     if (!created) return null;
-    await this.afterWrite(orgId, []);
     return { id: created.id, created: true };
   }
 
@@ -113,7 +115,7 @@ export class ContactsService {
     let added: ContactTagAddedEvent[] = [];
     let row: ContactRow;
     try {
-      row = await this.prisma.$transaction(async (tx) => {
+      row = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
         if (!(await this.repository.reserveSlot(tx, orgId))) throw new ContactCapExceededException(await this.maxContactsOf(tx, orgId));
         const created = await tx.contact.create({
           data: {
@@ -130,18 +132,18 @@ export class ContactsService {
           ...link,
         }));
         return (await this.repository.find(scope, created.id, tx))!;
-      });
+      }));
     } catch (error) {
       throw conflictOf(error) ?? error;
     }
-    await this.afterWrite(orgId, added);
+    await this.afterWrite(added);
     return toContactDto(row);
   }
 
   async update(scope: TenantScope, id: string, dto: UpdateContactDto): Promise<ContactDto> {
     let row: ContactRow;
     try {
-      row = await this.prisma.contact.update({
+      row = await this.cache.writing(scope.organizationId, () => this.prisma.contact.update({
         where: { id, organizationId: scope.organizationId },
         data: {
           name: dto.name,
@@ -151,24 +153,22 @@ export class ContactsService {
           ...(dto.birthday !== undefined ? birthdayColumns(dto.birthday === null ? null : parseBirthday(dto.birthday)) : {}),
         },
         include: contactInclude,
-      });
+      }));
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundException('Contact not found.');
       throw conflictOf(error) ?? error;
     }
-    await this.afterWrite(scope.organizationId, []);
     return toContactDto(row);
   }
 
   async remove(scope: TenantScope, id: string): Promise<void> {
     const orgId = scope.organizationId;
-    const deleted = await this.prisma.$transaction(async (tx) => {
+    const deleted = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
       const { count } = await tx.contact.deleteMany({ where: scope.where({ id }) });
       await this.repository.releaseSlots(tx, orgId, count);
       return count;
-    });
+    }));
     if (deleted === 0) throw new NotFoundException('Contact not found.');
-    await this.afterWrite(orgId, []);
   }
 
   /** Adds a tag; a `contact.tag-added` event is recorded only if the contact did not have it. */
@@ -177,36 +177,43 @@ export class ContactsService {
     const name = tag.trim();
     const problem = tagProblem(name);
     if (problem) throw new BadRequestException([problem]);
-    const { row, added } = await this.prisma.$transaction(async (tx) => {
+    const { row, added } = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
       if (!(await this.repository.find(scope, id, tx))) throw new NotFoundException('Contact not found.');
       const links = await this.repository.attachTags(tx, orgId, [{ contactId: id, tag: name }]);
       return { row: (await this.repository.find(scope, id, tx))!, added: links.map((l) => ({ organizationId: orgId, ...l })) };
-    });
-    await this.afterWrite(orgId, added);
+    }));
+    await this.afterWrite(added);
     return toContactDto(row);
   }
 
   /** Removes a tag; removing one the contact does not have changes nothing. */
   async removeTag(scope: TenantScope, id: string, tag: string): Promise<ContactDto> {
     const orgId = scope.organizationId;
-    const row = await this.prisma.$transaction(async (tx) => {
+    const row = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
       if (!(await this.repository.find(scope, id, tx))) throw new NotFoundException('Contact not found.');
       await this.repository.detachTag(tx, orgId, id, tag.trim());
       return (await this.repository.find(scope, id, tx))!;
-    });
-    await this.afterWrite(orgId, []);
+    }));
     return toContactDto(row);
   }
 
   /**
-   * Drops what the write made stale (before the caller answers), then wakes the outbox drain when tags were
-   * added: their events were committed with the write, so a lost kick only delays them.
+   * After a write (through `cache.writing`, which dropped what it made stale): wakes the outbox drain when tags
+   * were added. Their events were committed with the write, so a lost kick only delays them.
    */
-  async afterWrite(orgId: string, added: ContactTagAddedEvent[]): Promise<void> {
+  async afterWrite(added: ContactTagAddedEvent[]): Promise<void> {
+    if (added.length > 0) await this.outbox.kick();
+  }
+
+  /**
+   * For a write whose organizations are known only once it committed (an inbound message, a keyword on the
+   * platform's shared number): drops their cached lists, organization and dashboard, best effort (the fence
+   * keeps out values loaded before). Every other write goes through `cache.writing`.
+   */
+  async changedOutsideWrite(orgId: string): Promise<void> {
     await this.cache
       .invalidateOrganization(orgId)
       .catch((error: Error) => this.logger.warn(`Caches of organization ${orgId} not invalidated: ${error.message}`));
-    if (added.length > 0) await this.outbox.kick();
   }
 
   private async maxContactsOf(db: Db, orgId: string): Promise<number | undefined> {

@@ -1,6 +1,5 @@
-import { BadRequestException, Injectable, Logger, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
+import { BadRequestException, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { cacheKeys } from '../../core/cache/cache-keys';
 import { CacheService } from '../../core/cache/cache.service';
 import { AppConfig } from '../../core/config/app-config';
 import { Paginated } from '../../core/http/pagination.dto';
@@ -13,8 +12,6 @@ import { FlowStepRegistry } from './steps/flow-step.registry';
 
 @Injectable()
 export class FlowsService {
-  private readonly logger = new Logger(FlowsService.name);
-
   constructor(
     private readonly prisma: PrismaService,
     private readonly cache: CacheService,
@@ -25,7 +22,7 @@ export class FlowsService {
   async create(scope: TenantScope, dto: CreateFlowDto): Promise<FlowDto> {
     const steps = await this.validated(scope, dto.steps, dto.trigger);
     const webhookSecret = dto.trigger.type === TriggerType.WEBHOOK ? newWebhookSecret() : null;
-    const flow = await this.prisma.flow.create({
+    const flow = await this.flowsChanging(scope, () => this.prisma.flow.create({
       data: {
         organizationId: scope.organizationId,
         name: dto.name,
@@ -36,8 +33,7 @@ export class FlowsService {
         steps,
         webhookSecret,
       },
-    });
-    await this.flowsChanged(scope);
+    }));
     return this.toDto(flow, webhookSecret ?? undefined);
   }
 
@@ -87,17 +83,15 @@ export class FlowsService {
       data.triggerKeyword = triggerKeywordOf(trigger);
       data.webhookSecret = trigger.type === TriggerType.WEBHOOK ? (webhookSecret ?? current.webhookSecret) : null;
     }
-    const updated = await this.prisma.flow.updateManyAndReturn({ where: scope.where({ id }), data });
+    const updated = await this.flowsChanging(scope, () => this.prisma.flow.updateManyAndReturn({ where: scope.where({ id }), data }));
     if (updated.length === 0) throw new NotFoundException('Flow not found.');
-    await this.flowsChanged(scope);
     return this.toDto(updated[0], webhookSecret);
   }
 
   /** Deleting a flow deletes its runs; their pending jobs find nothing to do and end. */
   async remove(scope: TenantScope, id: string): Promise<void> {
-    const { count } = await this.prisma.flow.deleteMany({ where: scope.where({ id }) });
+    const { count } = await this.flowsChanging(scope, () => this.prisma.flow.deleteMany({ where: scope.where({ id }) }));
     if (count === 0) throw new NotFoundException('Flow not found.');
-    await this.flowsChanged(scope);
   }
 
   toDto(flow: Flow, webhookSecret?: string): FlowDto {
@@ -145,11 +139,9 @@ export class FlowsService {
     if (problems.length > 0) throw new BadRequestException(problems);
   }
 
-  /** The dashboard counts flows: a flow write refreshes it before answering. */
-  private async flowsChanged(scope: TenantScope): Promise<void> {
-    await this.cache
-      .del(cacheKeys.dashboard(scope.organizationId))
-      .catch((error: Error) => this.logger.warn(`Dashboard cache not invalidated: ${error.message}`));
+  /** The dashboard counts flows: a flow write goes through `cache.writing`, so the dashboard is fresh when it answers. */
+  private flowsChanging<T>(scope: TenantScope, write: () => Promise<T>): Promise<T> {
+    return this.cache.writing(scope.organizationId, write);
   }
 }
 

@@ -61,22 +61,27 @@ export class OrganizationsService {
 
   /**
    * A plan change resets the caps to the plan's unless the same request
-   * overrides them. Caches are invalidated before answering, so the next
-   * request (throttling included) sees the new plan.
+   * overrides them. The write goes through `cache.writing` (its caches and
+   * stored plan are gone before it answers), so the next request (throttling
+   * included) sees the new plan.
    */
   async adminUpdate(id: string, change: OrganizationChange): Promise<AdminOrganizationDto> {
     const exists = await this.prisma.organization.findUnique({ where: { id }, select: { id: true } });
     if (!exists) throw new NotFoundException('Organization not found.');
     const planCaps = change.plan ? PLAN_LIMITS[change.plan] : undefined;
-    const org = await this.prisma.organization.update({
-      where: { id },
-      data: {
-        plan: change.plan,
-        maxContacts: change.maxContacts ?? planCaps?.maxContacts,
-        maxMessagesPerMonth: change.maxMessagesPerMonth ?? planCaps?.maxMessagesPerMonth,
-      },
-    });
-    await this.cache.invalidateOrganization(id);
+    const org = await this.cache.writing(
+      id,
+      () =>
+        this.prisma.organization.update({
+          where: { id },
+          data: {
+            plan: change.plan,
+            maxContacts: change.maxContacts ?? planCaps?.maxContacts,
+            maxMessagesPerMonth: change.maxMessagesPerMonth ?? planCaps?.maxMessagesPerMonth,
+          },
+        }),
+      { plan: true },
+    );
     return this.toAdminDto(org);
   }
 

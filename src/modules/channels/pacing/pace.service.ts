@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type Redis from 'ioredis';
-import { REDIS } from '../../../core/redis/redis.constants';
+import { REDIS, orgTag } from '../../../core/redis/redis.constants';
+import type { RedisClient } from '../../../core/redis/redis.connection';
 
 /** A slot on the local clock (epoch ms): it lies between the two. */
 export interface PaceSlot {
@@ -16,7 +16,7 @@ export interface PaceAccount {
 }
 
 export const paceKeys = {
-  connection: (organizationId: string, connectionId: string) => `zyva:pace:{${organizationId}}:${connectionId}`,
+  connection: (organizationId: string, connectionId: string) => `zyva:pace:${orgTag(organizationId)}:${connectionId}`,
   platform: (kind: string) => `zyva:pace:platform:${kind}`,
 };
 
@@ -71,7 +71,7 @@ type Scripted = { zyvaPace(key: string, op: string, interval: number, pause: num
  */
 @Injectable()
 export class PaceService {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {
+  constructor(@Inject(REDIS) private readonly redis: RedisClient) {
     if (!('zyvaPace' in redis)) redis.defineCommand('zyvaPace', { numberOfKeys: 1, lua: PACE });
   }
 

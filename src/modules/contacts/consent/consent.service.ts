@@ -1,4 +1,5 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
+import { CacheService, CacheWriteUnavailableError } from '../../../core/cache/cache.service';
 import { AppConfig } from '../../../core/config/app-config';
 import type { TenantScope } from '../../../core/auth/tenant-scope';
 import type { Channel, ConsentStatus } from '../../../generated/prisma/enums';
@@ -25,6 +26,7 @@ export class ConsentService {
     private readonly repository: ConsentRepository,
     private readonly contacts: ContactsService,
     private readonly tokens: UnsubscribeTokens,
+    private readonly cache: CacheService,
     config: AppConfig,
   ) {
     this.appUrl = config.APP_URL.replace(/\/+$/, '');
@@ -45,11 +47,19 @@ export class ConsentService {
 
   /** Sets one contact's consent on a channel; `no-contact` when the organization has no such contact. */
   async record(organizationId: string, contactId: string, channel: Channel, status: ConsentStatus, context: ConsentChangeContext): Promise<RecordResult> {
-    const { found, changed } = await this.repository.recordForContact(organizationId, contactId, channel, status, context);
+    // Already so: nothing to record, and no cache to drop (an unknown contact is UNKNOWN here, so it goes on to 404).
+    if ((await this.statusOf(organizationId, [contactId], channel)).get(contactId) === status) return 'unchanged';
+    const write = () => this.repository.recordForContact(organizationId, contactId, channel, status, context);
+    const { found, changed } = await this.cache.writing(organizationId, write).catch(async (error: unknown) => {
+      // A person's choice is recorded even when the cache cannot be fenced (Redis away): sends read consent from
+      // Postgres, so only a cached list may show the old status until it expires.
+      if (!(error instanceof CacheWriteUnavailableError)) throw error;
+      const result = await write();
+      await this.contacts.changedOutsideWrite(organizationId);
+      return result;
+    });
     if (found === 0) return 'no-contact';
-    if (changed.length === 0) return 'unchanged';
-    await this.contacts.afterWrite(organizationId, []);
-    return 'recorded';
+    return changed.length === 0 ? 'unchanged' : 'recorded';
   }
 
   /**
@@ -60,7 +70,7 @@ export class ConsentService {
   async recordByPhone(phone: string, channel: Channel, status: ConsentStatus, context: Omit<ConsentChangeContext, 'actor'>): Promise<ConsentChangeRef[]> {
     const e164 = phone.startsWith('+') ? phone : `+${phone}`;
     const { changed } = await this.repository.recordForPhone(e164, channel, status, context);
-    for (const organizationId of new Set(changed.map((c) => c.organizationId))) await this.contacts.afterWrite(organizationId, []);
+    for (const organizationId of new Set(changed.map((c) => c.organizationId))) await this.contacts.changedOutsideWrite(organizationId);
     return changed;
   }
 

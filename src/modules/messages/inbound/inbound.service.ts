@@ -112,7 +112,7 @@ export class InboundService implements OnModuleInit {
   /** A keyword changes consent (and starts no flow); any other message goes to the flows. Safe to repeat. */
   private async handOn(organizationId: string, messageId: string, message: InboundMessage, keyword: 'OPTED_OUT' | 'OPTED_IN' | undefined): Promise<void> {
     const stored = await this.prisma.message.findUniqueOrThrow({ where: { id: messageId }, select: { contactId: true } });
-    await this.contacts.afterWrite(organizationId, []);
+    await this.contacts.changedOutsideWrite(organizationId);
     if (keyword) {
       await this.consent.record(organizationId, stored.contactId, message.channel as Channel, keyword, { source: 'INBOUND_KEYWORD', evidence: evidenceOf(message) });
       return;
