@@ -165,6 +165,35 @@ describe('messages exactly once under faults (e2e)', () => {
     expect(wa.requestsTo('messages')).toHaveLength(1);
   });
 
+  it('a flow step waits out a Postgres outage longer than its retries without using them: the run completes, one send', async () => {
+    const c = await contact();
+    const created = await api.http
+      .post('/api/flows')
+      .set(bearer(user.token))
+      .set('X-Forwarded-For', randomIp())
+      .send({ name: 'Banco fora', trigger: { type: 'MANUAL' }, steps: [{ type: 'SEND_MESSAGE', channel: 'WHATSAPP', content: 'passo com banco fora' }] });
+    expect(created.status).toBe(201);
+    await db.cut();
+    const started = await api.http.post(`/api/flows/${created.body.id}/executions`).set(bearer(user.token)).set('X-Forwarded-For', randomIp()).send({ contactId: c.id });
+    expect(started.status).toBe(202);
+    // Longer than the flows queue's two attempts 5 s apart: without waiting it out, the step would be lost.
+    await new Promise((r) => setTimeout(r, 7000));
+    expect(wa.requestsTo('messages')).toHaveLength(0);
+    await db.start();
+    const run = await waitFor(async () => {
+      const [execution] = await api.prisma.flowExecution.findMany({ where: { flowId: created.body.id } });
+      return execution?.status === 'COMPLETED' ? execution : undefined;
+    }, 30000);
+    const [message] = await api.prisma.message.findMany({ where: { flowExecutionId: run.id } });
+    expect(await settled(message.id)).toMatchObject({ status: 'SENT', attempts: 1 });
+    expect(wa.requestsTo('messages')).toHaveLength(1);
+    // The step job was postponed while the database was away, and completed on its first counted attempt.
+    const step = await api.queue(QueueName.Flows).getJob(`${run.id}-0`);
+    expect(step).toBeDefined();
+    expect(step!.attemptsMade).toBe(1);
+    expect(step!.data.outages).toBeGreaterThanOrEqual(1);
+  }, 60000);
+
   it('settles a WhatsApp send whose answer timed out by Meta’s report naming it, without a second send', async () => {
     const c = await contact();
     wa.delayMs = 1000; // accepted (and reported) at once, answered after the client gave up

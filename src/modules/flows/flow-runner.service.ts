@@ -8,6 +8,7 @@ import { TenantScope } from '../../core/auth/tenant-scope';
 import { stepJobId } from './flow-executions.service';
 import type { FlowStep } from './steps/flow-step-handler';
 import { FlowStepRegistry } from './steps/flow-step.registry';
+import { isInfrastructureOutage } from '../../core/queues/job-outage';
 
 const LIVE: ExecutionStatus[] = [ExecutionStatus.RUNNING, ExecutionStatus.WAITING];
 
@@ -70,6 +71,8 @@ export class FlowRunnerService {
       });
       delayNextMs = result?.delayNextMs;
     } catch (error) {
+      // An outage of our own Postgres or Redis is no step failure: the job waits it out (FlowsProcessor), using no attempt.
+      if (isInfrastructureOutage(error)) throw error;
       const permanent = asPermanent(error);
       if (permanent || lastAttempt) await this.fail(executionId, i, (permanent ?? (error as Error)).message);
       throw permanent ?? error;

@@ -22,12 +22,10 @@ export class FlowsProcessor extends WorkerHost implements OnModuleDestroy {
     switch (job.name) {
       case JobName.ExecuteFlowStep: {
         const { executionId, stepIndex } = job.data as JobPayloads[JobName.ExecuteFlowStep];
-        await this.runner.runStep({
-          executionId,
-          stepIndex,
-          lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
-        });
-        return;
+        // A Postgres or Redis outage postpones the step without using an attempt (steps are safe to run again).
+        return runWaitingOutOutages(job, token, () =>
+          this.runner.runStep({ executionId, stepIndex, lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }),
+        );
       }
       case JobName.ReconcileFlows:
         return this.reconciler.run();

@@ -1,6 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { OnModuleDestroy } from '@nestjs/common';
 import type { Job } from 'bullmq';
+import { runWaitingOutOutages } from '../../../core/queues/job-outage';
 import { JobName, QueueName } from '../../../core/queues/queue.catalogue';
 import { workerOptions } from '../../../core/queues/worker-providers';
 import { AccountEmailService, SendEmailJob } from './account-email.service';
@@ -12,10 +13,11 @@ export class EmailsProcessor extends WorkerHost implements OnModuleDestroy {
     super();
   }
 
-  process(job: Job): Promise<unknown> {
+  process(job: Job, token?: string): Promise<unknown> {
     switch (job.name as JobName) {
       case JobName.SendEmail:
-        return this.emails.send(job as SendEmailJob);
+        // A Redis outage (the link token lives there) postpones the email without using an attempt.
+        return runWaitingOutOutages(job, token, () => this.emails.send(job as SendEmailJob));
       default:
         throw new Error(`Unknown job ${job.name} on queue ${QueueName.Emails}`);
     }
