@@ -247,6 +247,17 @@ describe('WhatsApp templates, the 24-hour window and conversations (e2e)', () =>
     const onlyInbound = await api(a).get(`/api/messages?direction=INBOUND&channel=WHATSAPP&contactId=${created.id}`);
     expect(onlyInbound.body.data).toHaveLength(1);
     expect((await t.prisma.organization.findUniqueOrThrow({ where: { id: a.organizationId } })).messagesThisMonth).toBe(before + 1);
+
+    // The dashboard's sent figures count what the store sent, not what its contacts wrote.
+    const dashboard = t.get<{ stats(scope: { organizationId: string; where(w?: object): object }): Promise<{ recentActivity: { count: number }[] }> }>(
+      'modules/organizations/dashboard.service',
+      'DashboardService',
+    );
+    const scope = { organizationId: a.organizationId, where: (w: object = {}) => ({ ...w, organizationId: a.organizationId }) };
+    const sevenDaysAgo = new Date(Date.now() - 7 * 86_400_000);
+    const outbound = await t.prisma.message.count({ where: { organizationId: a.organizationId, direction: 'OUTBOUND', sentAt: { gte: sevenDaysAgo } } });
+    const stats = await dashboard.stats(scope);
+    expect(stats.recentActivity.reduce((sum, day) => sum + day.count, 0)).toBe(outbound);
   });
 
   it('turns SENT into FAILED on a late 131047 status, naming the code and its title', async () => {

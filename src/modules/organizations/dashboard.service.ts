@@ -30,11 +30,11 @@ export class DashboardService {
         SELECT count(*)::int AS sent,
                count(*) FILTER (WHERE status IN ('DELIVERED', 'READ'))::int AS delivered
         FROM messages
-        WHERE "organizationId" = ${orgId} AND "sentAt" >= ${monthStart}`,
+        WHERE "organizationId" = ${orgId} AND direction = 'OUTBOUND' AND "sentAt" >= ${monthStart}`,
       this.prisma.$queryRaw<{ date: string; count: number }[]>`
         SELECT to_char(date_trunc('day', "sentAt"), 'YYYY-MM-DD') AS date, count(*)::int AS count
         FROM messages
-        WHERE "organizationId" = ${orgId} AND "sentAt" >= ${firstDay}
+        WHERE "organizationId" = ${orgId} AND direction = 'OUTBOUND' AND "sentAt" >= ${firstDay}
         GROUP BY 1`,
     ]);
 

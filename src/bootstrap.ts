@@ -1,0 +1,61 @@
+import { type DynamicModule, Module, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { createFastifyAdapter, configureApp } from './app.setup';
+import { AppModule } from './app.module';
+import { isApiRole, loadConfig } from './core/config/app-config';
+import { ConfigValidationError } from './core/config/env.schema';
+
+export interface StartOptions {
+  /**
+   * Modules imported next to AppModule: an extension's channels, senders or
+   * publishers (found by the ChannelRegistry), flow steps, anything else.
+   */
+  imports?: (Type | DynamicModule)[];
+}
+
+/** AppModule alone, or a root module importing it with the extensions beside it. */
+function rootModule(imports: (Type | DynamicModule)[]): Type {
+  if (imports.length === 0) return AppModule;
+  @Module({ imports: [AppModule, ...imports] })
+  class ExtendedAppModule {}
+  return ExtendedAppModule;
+}
+
+/**
+ * Starts Zyva in the role of `APP_ROLE`: `node dist/main.js` calls it with no
+ * extension; a deployment with its own modules calls it from its own entry
+ * file: `startZyva({ imports: [TelegramModule.register(options)] })`.
+ */
+export async function startZyva(options: StartOptions = {}): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigValidationError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const root = rootModule(options.imports ?? []);
+
+  if (!isApiRole(config)) {
+    // Worker role: no HTTP server, only the queue processors.
+    const context = await NestFactory.createApplicationContext(root, { bufferLogs: true });
+    context.useLogger(context.get(Logger));
+    context.enableShutdownHooks();
+    context.get(Logger).log(`Zyva worker started (concurrency ${config.WORKER_CONCURRENCY} per queue)`);
+    return;
+  }
+
+  // rawBody: provider webhooks verify signatures over the exact bytes received.
+  const app = await NestFactory.create<NestFastifyApplication>(root, createFastifyAdapter(), {
+    bufferLogs: true,
+    rawBody: true,
+  });
+  await configureApp(app);
+  await app.listen(config.PORT, '0.0.0.0');
+  app.get(Logger).log(`Zyva ${config.APP_ROLE} listening on port ${config.PORT}`);
+}
