@@ -1,21 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { bearer, Fixtures, randomIp, RegisteredUser, SETTLED_STATUSES, waitFor } from '../utils/factories';
 import { StandIn, startWhatsAppStandIn } from '../utils/provider-stand-ins';
+import { fromSource, runNode } from '../utils/processes';
 import { createTestApp, TestApp } from '../utils/test-app';
 
-const root = join(__dirname, '..', '..');
 const key = () => randomBytes(32).toString('base64');
-
-/** Runs a source entry point the way `npm run` does in a checkout (swc, decorator metadata included). */
-function runNode(entry: string, args: string[], env: Record<string, string | undefined>) {
-  return spawnSync(process.execPath, ['-r', join(root, 'bench/pipeline.register.cjs'), join(root, entry), ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env } as NodeJS.ProcessEnv,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-}
 
 /**
  * Secrets at rest under a key ring: rotated by putting a new key first
@@ -73,13 +62,13 @@ describe('channel secrets: key rotation and the key ring (e2e)', () => {
     expect((await sendOne(both, 'duas chaves')).status).toBe('SENT');
 
     const env = { DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL, CHANNEL_ENCRYPTION_KEYS: `${newKey},${oldKey}` };
-    const run = runNode('src/cli.ts', ['channels:reencrypt'], env);
-    expect(run.status).toBe(0);
+    const run = await runNode(fromSource('src/cli.ts', 'channels:reencrypt'), env);
+    expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/channels:reencrypt: [1-9]\d* of \d+ connections rewritten/);
     const rewritten = await both.prisma.channelConnection.findFirstOrThrow({ where: { organizationId: user.organizationId } });
     expect(rewritten.secrets).toMatch(/^v1:new:/);
     expect(rewritten.secrets).not.toContain(number.accessToken);
-    const again = runNode('src/cli.ts', ['channels:reencrypt'], env);
+    const again = await runNode(fromSource('src/cli.ts', 'channels:reencrypt'), env);
     expect(again.stdout).toMatch(/channels:reencrypt: 0 of \d+ connections rewritten/);
 
     const onlyNew = await app(newKey);
@@ -95,7 +84,7 @@ describe('channel secrets: key rotation and the key ring (e2e)', () => {
     expect(m.errorMessage).toMatch(/cannot be decrypted.*"new".*no longer in CHANNEL_ENCRYPTION_KEYS/);
   });
 
-  it('refuses to start in production without a valid CHANNEL_ENCRYPTION_KEYS, naming it', () => {
+  it('refuses to start in production without a valid CHANNEL_ENCRYPTION_KEYS, naming it', async () => {
     const production = {
       NODE_ENV: 'production',
       APP_ROLE: 'api',
@@ -105,11 +94,11 @@ describe('channel secrets: key rotation and the key ring (e2e)', () => {
       CHANNEL_ENCRYPTION_KEYS: undefined,
       UNSUBSCRIBE_SECRET: 'a-production-unsubscribe-secret-for-tests',
     };
-    const missing = runNode('src/main.ts', [], production);
-    expect(missing.status).toBe(1);
+    const missing = await runNode(fromSource('src/main.ts'), production);
+    expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('CHANNEL_ENCRYPTION_KEYS: required in production');
-    const malformed = runNode('src/main.ts', [], { ...production, CHANNEL_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' });
-    expect(malformed.status).toBe(1);
+    const malformed = await runNode(fromSource('src/main.ts'), { ...production, CHANNEL_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' });
+    expect(malformed.code).toBe(1);
     expect(malformed.stderr).toContain('CHANNEL_ENCRYPTION_KEYS: key "k1" must be 32 bytes');
     expect(malformed.stderr).not.toContain('c2hvcnQ=');
   });

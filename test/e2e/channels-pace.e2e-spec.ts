@@ -1,11 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { bearer, Fixtures, randomIp, RegisteredUser, SETTLED_STATUSES, waitFor } from '../utils/factories';
 import { StandIn, startWhatsAppStandIn, whatsAppErrors, WhatsAppNumber } from '../utils/provider-stand-ins';
+import { spawnZyva, stopProcess } from '../utils/processes';
 import { createTestApp, TestApp } from '../utils/test-app';
-
-const ROOT = path.resolve(__dirname, '../..');
 
 /**
  * The pace of a connection holds across worker processes together (a Redis
@@ -35,7 +33,7 @@ describe('pace per connection across workers, and throttling (e2e)', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(children.map((child) => stop(child)));
+    await Promise.all(children.map((child) => stopProcess(child)));
     await fx.cleanup();
     await api.close();
     await wa.close();
@@ -44,20 +42,7 @@ describe('pace per connection across workers, and throttling (e2e)', () => {
   beforeEach(() => wa.reset());
 
   function startWorker(): void {
-    const child = spawn(process.execPath, ['-r', './bench/pipeline.register.cjs', 'src/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, WHATSAPP_API_URL: wa.url, APP_ROLE: 'worker', WORKER_CONCURRENCY: '20', LOG_LEVEL: 'silent' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-  }
-
-  function stop(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      child.on('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
+    children.push(spawnZyva({ WHATSAPP_API_URL: wa.url, APP_ROLE: 'worker', WORKER_CONCURRENCY: '20', LOG_LEVEL: 'silent' }).child);
   }
 
   const contact = () =>

@@ -1,12 +1,11 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { QueueName } from '../../src/core/queues/queue.catalogue';
 import { bearer, Fixtures, randomIp, RegisteredUser, SETTLED_STATUSES, waitFor } from '../utils/factories';
 import { hubSignature, StandIn, startTwilioStandIn, startWhatsAppStandIn, whatsAppStatusNotification } from '../utils/provider-stand-ins';
+import { spawnZyva } from '../utils/processes';
 import { TcpProxy } from '../utils/tcp-proxy';
 import { createTestApp, TestApp } from '../utils/test-app';
 
-const ROOT = path.resolve(__dirname, '../..');
 const APP_SECRET = 'meta-app-secret-exactly-once';
 const PHONE = { phoneNumberId: '700000000000001', accessToken: 'wa-exactly-once' };
 const TWILIO = { accountSid: `AC${'e'.repeat(32)}`, authToken: 'tw-exactly-once', from: '+5511900009999' };
@@ -300,13 +299,8 @@ describe('messages exactly once under faults (e2e)', () => {
   }, 90000);
 
   function startWorker() {
-    const child = spawn(process.execPath, ['-r', './bench/pipeline.register.cjs', 'src/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, ...providerEnv(), APP_ROLE: 'worker', WORKER_CONCURRENCY: '10', WORKER_LOCK_DURATION_MS: '2000', LOG_LEVEL: 'silent' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    return { child, exited };
+    const worker = spawnZyva({ ...providerEnv(), APP_ROLE: 'worker', WORKER_CONCURRENCY: '10', WORKER_LOCK_DURATION_MS: '2000', LOG_LEVEL: 'silent' });
+    children.push(worker.child);
+    return worker;
   }
 });

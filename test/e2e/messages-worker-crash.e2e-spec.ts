@@ -1,12 +1,11 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { QueueName } from '../../src/core/queues/queue.catalogue';
 import { bearer, Fixtures, randomIp, RegisteredUser, waitFor } from '../utils/factories';
 import { ResendStandIn, startResendStandIn } from '../utils/provider-stand-ins';
+import { spawnZyva, type ZyvaProcess } from '../utils/processes';
 import { createTestApp, TestApp } from '../utils/test-app';
 
 const KEY = 're_crash_key';
-const ROOT = path.resolve(__dirname, '../..');
 const LOCK_MS = '2000';
 
 /**
@@ -42,22 +41,10 @@ describe('worker shutdown and crash recovery (e2e)', () => {
     await resend.close();
   });
 
-  function startWorker(): { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-    const child = spawn(process.execPath, ['-r', './bench/pipeline.register.cjs', 'src/main.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...providerEnv(),
-        APP_ROLE: 'worker',
-        WORKER_CONCURRENCY: '5',
-        WORKER_LOCK_DURATION_MS: LOCK_MS,
-        LOG_LEVEL: 'silent',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    return { child, exited };
+  function startWorker(): ZyvaProcess {
+    const worker = spawnZyva({ ...providerEnv(), APP_ROLE: 'worker', WORKER_CONCURRENCY: '5', WORKER_LOCK_DURATION_MS: LOCK_MS, LOG_LEVEL: 'silent' });
+    children.push(worker.child);
+    return worker;
   }
 
   async function queueEmails(n: number): Promise<string[]> {

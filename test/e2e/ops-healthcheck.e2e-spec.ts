@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { runNode } from '../utils/processes';
 import { TestApp, createTestApp, redisOverrides } from '../utils/test-app';
 
-const ROOT = join(__dirname, '..', '..');
 const CLOSED_PORT = '1';
 
 /**
@@ -19,17 +17,7 @@ require.extensions['.ts'] = (m, file) => m._compile(swc.transformFileSync(file, 
 require('./src/healthcheck.ts').runHealthcheck();
 `;
 
-function healthcheck(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', RUNNER], { cwd: ROOT, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const healthcheck = (env: Record<string, string>) => runNode(['-e', RUNNER], env);
 
 /** A port nothing listens on (fetch refuses well-known ports such as 1 outright, before connecting). */
 function closedPort(): Promise<string> {

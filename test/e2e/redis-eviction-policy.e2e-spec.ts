@@ -1,11 +1,10 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import path from 'node:path';
 import { dataNodes, nodeAddress } from '../../src/core/redis/redis.connection';
 import { waitFor } from '../utils/factories';
+import { spawnZyva } from '../utils/processes';
 import { TestApp, clusterMode, createTestApp } from '../utils/test-app';
 
-const ROOT = path.resolve(__dirname, '../..');
 const STARTED = 'Zyva worker started';
 
 function freePort(): Promise<number> {
@@ -20,10 +19,8 @@ function freePort(): Promise<number> {
 
 /** A real worker process (src/main.ts through the swc hook), its log collected until it has started. */
 async function startWorker(env: Record<string, string>, started: ChildProcess[]): Promise<{ child: ChildProcess; log: () => string }> {
-  const child = spawn(process.execPath, ['-r', './bench/pipeline.register.cjs', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
+  const { child } = spawnZyva(
+    {
       ...env,
       APP_ROLE: 'worker',
       LOG_LEVEL: 'info',
@@ -33,8 +30,8 @@ async function startWorker(env: Record<string, string>, started: ChildProcess[])
       CHANNEL_ENCRYPTION_KEYS: `test:${Buffer.alloc(32, 3).toString('base64')}`,
       APP_URL: 'https://zyva.test',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    ['ignore', 'pipe', 'pipe'],
+  );
   started.push(child);
   let log = '';
   child.stdout!.on('data', (chunk) => (log += chunk));

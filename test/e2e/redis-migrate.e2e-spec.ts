@@ -1,32 +1,17 @@
 import { Queue, Worker } from 'bullmq';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { runCli } from '../../src/cli';
 import { ALL_QUEUES, QueueName } from '../../src/core/queues/queue.catalogue';
 import { queuePrefix } from '../../src/core/queues/queue-prefix';
 import { startOfNextMonthUtc } from '../../src/core/quotas/message-quota.service';
 import { Fixtures, RegisteredUser, randomIp, waitFor } from '../utils/factories';
+import { fromSource, runNode } from '../utils/processes';
 import { TestApp, createTestApp, describeOnSingleNode, scanKeys, unlinkKeys } from '../utils/test-app';
 
-const ROOT = path.resolve(__dirname, '../..');
 /** This file's QUEUE_PREFIX: the whole BullMQ prefix of the old layout, the base of the new one. */
 const BASE = process.env.QUEUE_PREFIX!;
 
 /** `node src/cli.ts redis:migrate` in its own process, as an operator runs `node dist/cli.js redis:migrate`. */
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', './bench/pipeline.register.cjs', 'src/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'silent' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (...args: string[]) => runNode(fromSource('src/cli.ts', ...args), { LOG_LEVEL: 'silent' });
 
 /** The command in this process, its output collected. */
 async function migrateHere(): Promise<{ code: number; out: string[]; err: string[] }> {

@@ -1,12 +1,11 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { QueueName } from '../../src/core/queues/queue.catalogue';
 import { bearer, Fixtures, RegisteredUser, waitFor } from '../utils/factories';
 import { GraphStandIn, startGraphStandIn } from '../utils/provider-stand-ins';
+import { spawnZyva, type ZyvaProcess } from '../utils/processes';
 import { createTestApp, TestApp } from '../utils/test-app';
 
-const ROOT = path.resolve(__dirname, '../..');
 const IG = { instagramAccountId: '17841400000000003', instagramToken: 'ig-token-crash' };
 const FB = { facebookPageId: '104000000000003', facebookPageToken: 'fb-page-token-crash' };
 
@@ -47,21 +46,10 @@ describe('social posts: a worker crash after the platform accepted (e2e)', () =>
     await graph?.close();
   });
 
-  function startWorker(): { child: ChildProcess; exited: Promise<unknown> } {
-    const child = spawn(process.execPath, ['-r', './bench/pipeline.register.cjs', 'src/main.ts'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...platformEnv(),
-        APP_ROLE: 'worker',
-        WORKER_LOCK_DURATION_MS: '2000',
-        PROVIDER_TIMEOUT_MS: '1000',
-        LOG_LEVEL: 'silent',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    return { child, exited: new Promise((resolve) => child.on('exit', resolve)) };
+  function startWorker(): ZyvaProcess {
+    const worker = spawnZyva({ ...platformEnv(), APP_ROLE: 'worker', WORKER_LOCK_DURATION_MS: '2000', PROVIDER_TIMEOUT_MS: '1000', LOG_LEVEL: 'silent' });
+    children.push(worker.child);
+    return worker;
   }
 
   const row = (id: string) => api.prisma.socialPost.findUniqueOrThrow({ where: { id } });
