@@ -154,7 +154,9 @@ export class ProviderWebhooksService {
   /** A store's Resend account: the connection's own webhook secret. */
   async resendConnection(connectionId: string, rawBody: Buffer | undefined, headers: SvixHeaders, body: unknown): Promise<WebhookResult> {
     const connection = await this.connection(connectionId, 'email');
-    const secret = connection?.secrets.webhookSecret;
+    // The same 401 for an unknown connection as for a bad signature: the route says nothing about which ids exist.
+    if (!connection) throw new UnauthorizedException('Invalid Svix signature.');
+    const secret = connection.secrets.webhookSecret;
     if (typeof secret !== 'string' || !secret) throw new UnauthorizedException('This connection has no webhook secret: set webhookSecret with PUT /api/channels/email.');
     return this.resendEvent(rawBody, headers, body, secret, { connectionId: connection!.id });
   }
