@@ -10,6 +10,19 @@ const PROCESSORS: [string, string][] = [
 ];
 
 describe('graceful shutdown (e2e)', () => {
+  it('gives every queue worker an error listener, so an error event is logged instead of thrown', async () => {
+    const t = await createTestApp();
+    try {
+      for (const [path, name] of PROCESSORS) {
+        const worker = t.get<WorkerHost>(path, name).worker;
+        expect(worker.listenerCount('error')).toBeGreaterThan(0);
+        expect(() => worker.emit('error', new Error(`Missing key for job x of ${name}`))).not.toThrow();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
   it('lets all five queue processors drain before Prisma disconnects', async () => {
     const t = await createTestApp();
     const order: string[] = [];

@@ -127,7 +127,8 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1)
   @Max(1000)
-  WORKER_CONCURRENCY: number = 5;
+  /** Jobs at once per queue per worker process. Zyva's jobs wait on Postgres, Redis and providers, not on the CPU. */
+  WORKER_CONCURRENCY: number = 100;
 
   @IsString()
   BIRTHDAY_TZ = 'America/Sao_Paulo';

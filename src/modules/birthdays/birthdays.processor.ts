@@ -1,13 +1,13 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { OnModuleDestroy } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
 import { Job, UnrecoverableError } from 'bullmq';
 import { runWaitingOutOutages } from '../../core/queues/job-outage';
+import { ZyvaWorkerHost } from '../../core/queues/zyva-worker-host';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
 import { BirthdayRunSummary, BirthdaysService } from './birthdays.service';
 
 @Processor(QueueName.Birthdays, workerOptions())
-export class BirthdaysProcessor extends WorkerHost implements OnModuleDestroy {
+export class BirthdaysProcessor extends ZyvaWorkerHost {
   constructor(private readonly birthdays: BirthdaysService) {
     super();
   }
@@ -24,10 +24,5 @@ export class BirthdaysProcessor extends WorkerHost implements OnModuleDestroy {
       default:
         throw new UnrecoverableError(`Unknown job ${job.name} on queue ${QueueName.Birthdays}`);
     }
-  }
-
-  /** Graceful shutdown: stop taking jobs and let the active ones finish before Prisma and Redis close. */
-  async onModuleDestroy(): Promise<void> {
-    await this.worker.close();
   }
 }

@@ -1,7 +1,7 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { OnModuleDestroy } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
 import { Job, UnrecoverableError } from 'bullmq';
 import { runWaitingOutOutages } from '../../core/queues/job-outage';
+import { ZyvaWorkerHost } from '../../core/queues/zyva-worker-host';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
 import { FlowOutboxDrainService, OutboxDrainReport } from './flow-outbox-drain.service';
@@ -9,7 +9,7 @@ import { FlowReconcileReport, FlowReconcilerService } from './flow-reconciler.se
 import { FlowRunnerService } from './flow-runner.service';
 
 @Processor(QueueName.Flows, workerOptions())
-export class FlowsProcessor extends WorkerHost implements OnModuleDestroy {
+export class FlowsProcessor extends ZyvaWorkerHost {
   constructor(
     private readonly runner: FlowRunnerService,
     private readonly reconciler: FlowReconcilerService,
@@ -37,10 +37,5 @@ export class FlowsProcessor extends WorkerHost implements OnModuleDestroy {
       default:
         throw new UnrecoverableError(`Unknown job ${job.name} on queue ${QueueName.Flows}`);
     }
-  }
-
-  /** Graceful shutdown: stop taking jobs and let the active ones finish before Prisma and Redis close. */
-  async onModuleDestroy(): Promise<void> {
-    await this.worker.close();
   }
 }

@@ -1,7 +1,7 @@
-import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger, OnModuleDestroy } from '@nestjs/common';
+import { OnWorkerEvent, Processor } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { runWaitingOutOutages } from '../../core/queues/job-outage';
+import { ZyvaWorkerHost } from '../../core/queues/zyva-worker-host';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { CampaignFanOutService } from '../campaigns/campaign-fan-out.service';
@@ -14,9 +14,7 @@ import { MessageSenderService, SendMessageJob } from './message-sender.service';
  * Postgres or Redis postpones a job instead of using one of its attempts.
  */
 @Processor(QueueName.Messages, workerOptions())
-export class MessagesProcessor extends WorkerHost implements OnModuleDestroy {
-  private readonly logger = new Logger(MessagesProcessor.name);
-
+export class MessagesProcessor extends ZyvaWorkerHost {
   constructor(
     private readonly sender: MessageSenderService,
     private readonly fanOut: CampaignFanOutService,
@@ -50,13 +48,5 @@ export class MessagesProcessor extends WorkerHost implements OnModuleDestroy {
     await this.sender
       .failLost((job as SendMessageJob).data.messageId, error.message)
       .catch((e: Error) => this.logger.error(`Could not record the failure of message job ${job.id}: ${e.message}`));
-  }
-
-  /**
-   * Graceful shutdown: stop taking jobs and let the active ones finish before
-   * Prisma and Redis close (global modules are destroyed after this one).
-   */
-  async onModuleDestroy(): Promise<void> {
-    await this.worker.close();
   }
 }

@@ -1,14 +1,14 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { OnModuleDestroy } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { runWaitingOutOutages } from '../../core/queues/job-outage';
+import { ZyvaWorkerHost } from '../../core/queues/zyva-worker-host';
 import { workerOptions } from '../../core/queues/worker-providers';
 import { JobName, JobPayloads, QueueName } from '../../core/queues/queue.catalogue';
 import { PublishOutcome, SocialPostPublishingService } from './social-post-publishing.service';
 import { SocialPostReconcileReport, SocialPostReconcilerService } from './social-post-reconciler.service';
 
 @Processor(QueueName.SocialPosts, workerOptions())
-export class SocialPostsProcessor extends WorkerHost implements OnModuleDestroy {
+export class SocialPostsProcessor extends ZyvaWorkerHost {
   constructor(
     private readonly publishing: SocialPostPublishingService,
     private readonly reconciler: SocialPostReconcilerService,
@@ -26,11 +26,6 @@ export class SocialPostsProcessor extends WorkerHost implements OnModuleDestroy 
       default:
         throw new UnrecoverableError(`Unknown job ${job.name} on queue ${QueueName.SocialPosts}`);
     }
-  }
-
-  /** Graceful shutdown: stop taking jobs and let the active ones finish before Prisma and Redis close. */
-  async onModuleDestroy(): Promise<void> {
-    await this.worker.close();
   }
 
   private async publish(job: Job<JobPayloads[JobName.PublishPost]>, token?: string): Promise<PublishOutcome> {

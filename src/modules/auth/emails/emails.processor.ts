@@ -1,14 +1,14 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { OnModuleDestroy } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { runWaitingOutOutages } from '../../../core/queues/job-outage';
+import { ZyvaWorkerHost } from '../../../core/queues/zyva-worker-host';
 import { JobName, QueueName } from '../../../core/queues/queue.catalogue';
 import { workerOptions } from '../../../core/queues/worker-providers';
 import { AccountEmailService, SendEmailJob } from './account-email.service';
 
 /** Consumer of the `emails` queue (worker and all roles only). */
 @Processor(QueueName.Emails, workerOptions())
-export class EmailsProcessor extends WorkerHost implements OnModuleDestroy {
+export class EmailsProcessor extends ZyvaWorkerHost {
   constructor(private readonly emails: AccountEmailService) {
     super();
   }
@@ -21,10 +21,5 @@ export class EmailsProcessor extends WorkerHost implements OnModuleDestroy {
       default:
         throw new Error(`Unknown job ${job.name} on queue ${QueueName.Emails}`);
     }
-  }
-
-  /** Graceful shutdown: finish the emails being sent before the process exits. */
-  async onModuleDestroy(): Promise<void> {
-    await this.worker.close();
   }
 }
