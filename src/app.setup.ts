@@ -16,7 +16,7 @@ export function createFastifyAdapter(): FastifyAdapter {
 
 /**
  * Everything that is not a Nest provider but part of how the HTTP app
- * behaves: Fastify plugins, Swagger, the pino logger, shutdown hooks.
+ * behaves: Fastify plugins, Swagger, the pino logger.
  * main.ts and the e2e tests both call this, so tests run what production runs.
  */
 export async function configureApp(app: NestFastifyApplication): Promise<NestFastifyApplication> {
@@ -25,7 +25,6 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   installInputGuards(app);
   await app.register(fastifyCookie);
   await app.register(fastifyMultipart, { limits: { fileSize: 20 * 1024 * 1024, files: 1 } });
-  app.enableShutdownHooks();
   if (config.SWAGGER_ENABLED) setupSwagger(app, config);
   return app;
 }

@@ -56,6 +56,37 @@ export async function startZyva(options: StartOptions = {}): Promise<void> {
     rawBody: true,
   });
   await configureApp(app);
+  drainOnSignals(app);
   await app.listen(config.PORT, '0.0.0.0');
   app.get(Logger).log(`Zyva ${config.APP_ROLE} listening on port ${config.PORT}`);
+}
+
+/**
+ * SIGTERM / SIGINT of an API process: first stop taking requests and answer
+ * the ones in flight (Fastify's close: new requests on open connections get
+ * 503; a keep-alive connection is closed as soon as it is idle, not after
+ * Fastify's 72 s keep-alive timeout), then Nest's shutdown (workers
+ * drain, Prisma and Redis close), then exit by the same signal. Nest's own
+ * enableShutdownHooks closes the HTTP server last, after Prisma and Redis, so
+ * requests in flight during a deploy would answer 500.
+ */
+function drainOnSignals(app: NestFastifyApplication): void {
+  const logger = app.get(Logger);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      void (async () => {
+        const server = app.getHttpServer();
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        try {
+          await app.getHttpAdapter().getInstance().close();
+          clearInterval(sweep);
+          await app.close();
+        } catch (error) {
+          logger.error(`Shutdown after ${signal} did not finish cleanly: ${(error as Error).message}`);
+        }
+        clearInterval(sweep);
+        process.kill(process.pid, signal);
+      })();
+    });
+  }
 }

@@ -1,21 +1,10 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dataNodes, nodeAddress } from '../../src/core/redis/redis.connection';
 import { waitFor } from '../utils/factories';
-import { spawnZyva } from '../utils/processes';
+import { freePort, spawnZyva } from '../utils/processes';
 import { TestApp, clusterMode, createTestApp } from '../utils/test-app';
 
 const STARTED = 'Zyva worker started';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** A real worker process (src/main.ts through the swc hook), its log collected until it has started. */
 async function startWorker(env: Record<string, string>, started: ChildProcess[]): Promise<{ child: ChildProcess; log: () => string }> {

@@ -1,4 +1,5 @@
 import { ChildProcess, spawn, type StdioOptions } from 'node:child_process';
+import { createServer } from 'node:net';
 import path from 'node:path';
 
 /** The project root: every process a test starts runs there. */
@@ -50,5 +51,16 @@ export function stopProcess(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     child.on('exit', () => resolve());
     child.kill('SIGTERM');
+  });
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a process a test starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
   });
 }
