@@ -9,6 +9,7 @@
 //
 // Uses its own database (zyva_bench, migrated on start) and its own BullMQ
 // prefix, both cleaned up afterwards. DATABASE_URL / REDIS_URL override.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,7 +59,7 @@ async function main() {
   const env = { ...session.env };
   if (args.concurrency !== 'default') env.WORKER_CONCURRENCY = String(CONCURRENCY);
   else delete env.WORKER_CONCURRENCY;
-  zyva.start({ ...env, APP_ROLE: 'api' });
+  const api = zyva.start({ ...env, APP_ROLE: 'api' });
   const nodeArgs = [
     ...(args['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof-dir']}`] : []),
     ...args['worker-node-args'].split(' ').filter(Boolean),
@@ -72,12 +73,14 @@ async function main() {
   for (let r = 1; r <= RUNS; r++) {
     // Baseline and pipeline alternate, so both see the same machine (others may be using it too).
     const noop = await rawBullmqNoop();
+    const cpuBefore = cpuSeconds(api.pid);
     const pipeline = await campaignRun(token, orgId);
-    results.push({ noop: noop.rate, pipeline: pipeline.rate });
+    const apiCpu = (cpuSeconds(api.pid) - cpuBefore) / (pipeline.totalMs / 1000);
+    results.push({ noop: noop.rate, pipeline: pipeline.rate, apiCpu });
     console.log(
       `run ${r}: raw BullMQ no-op ${Math.round(noop.rate)} jobs/s | campaign 202 in ${pipeline.acceptMs.toFixed(0)} ms, ` +
         `fan-out done ${pipeline.fannedOutMs.toFixed(0)} ms, all SENT ${pipeline.totalMs.toFixed(0)} ms = ${Math.round(pipeline.rate)} messages/s ` +
-        `| ratio ${(pipeline.rate / noop.rate).toFixed(2)}`,
+        `| ratio ${(pipeline.rate / noop.rate).toFixed(2)} | API process ${(apiCpu * 100).toFixed(0)}% of a core`,
     );
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -87,7 +90,14 @@ async function main() {
   console.log(`  raw BullMQ no-op        ${Math.round(noopMedian)} jobs/s`);
   console.log(`  pipeline end to end     ${Math.round(pipelineMedian)} messages/s (best ${Math.round(Math.max(...results.map((x) => x.pipeline)))})`);
   console.log(`  ratio pipeline / no-op  ${(pipelineMedian / noopMedian).toFixed(2)}`);
+  console.log(`  API process CPU         ${(median(results.map((x) => x.apiCpu)) * 100).toFixed(0)}% of a core during the campaign (the bench polls Postgres, not the API; the API's metrics listeners read every job event)`);
   console.log(`  goal >= 2000 messages/s ${pipelineMedian >= 2000 ? 'met' : 'NOT met'}`);
+}
+
+/** User + system CPU time a process has used so far, in seconds (Linux /proc; clock ticks of 100 Hz). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** One campaign to every contact: POST accepted -> every message SENT in Postgres, checked at the provider. */
