@@ -1,7 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
 import { SESSION_COOKIE } from '../../src/core/auth/auth.types';
-import { Fixtures, RegisteredUser, bearer, waitFor } from '../utils/factories';
+import { Fixtures, RegisteredUser, bearer, randomIp, waitFor } from '../utils/factories';
 import { TestApp, createTestApp, describeOnSingleNode } from '../utils/test-app';
 import { TcpProxy } from '../utils/tcp-proxy';
 
@@ -87,5 +87,29 @@ describeOnSingleNode('operations while Redis goes away and comes back (e2e)', ()
     await waitFor(async () => (await t.http.get('/admin/queues').set(cookie(admin.token))).status === 200);
     expect((await t.http.get('/api/admin/redis/stats').set(bearer(admin.token))).status).toBe(200);
     expect((await t.http.get('/health')).status).toBe(200);
+  });
+
+  it('leaves no half registration when Redis fails after the rows are written: the same registration works once it is back', async () => {
+    const email = `outage-${Date.now()}@zyva.test`;
+    const body = { email, password: 'a good password 1', name: 'Ana', organizationName: 'Loja da Ana' };
+    await proxy.cut();
+    try {
+      const refused = await t.http.post('/api/auth/register').set('X-Forwarded-For', randomIp()).send(body);
+      expect(refused.status).toBe(503);
+      expect(await t.prisma.user.count({ where: { email } })).toBe(0);
+      expect(await t.prisma.organization.count({ where: { name: body.organizationName, users: { none: {} } } })).toBe(0);
+    } finally {
+      await proxy.start();
+    }
+    const registered = await waitFor(async () => {
+      const res = await t.http.post('/api/auth/register').set('X-Forwarded-For', randomIp()).send(body);
+      return res.status === 201 ? res : undefined;
+    }, 20_000, 200);
+    try {
+      expect((await t.http.get('/api/auth/me').set(bearer(registered.body.token))).status).toBe(200);
+      expect(await t.prisma.user.count({ where: { email } })).toBe(1);
+    } finally {
+      await t.prisma.organization.delete({ where: { id: registered.body.organization.id } });
+    }
   });
 });

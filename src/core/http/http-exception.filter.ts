@@ -2,6 +2,8 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { isDataError, isDatabaseUnavailable } from '../prisma/prisma-errors';
+import { isRedisUnavailable } from '../redis/redis-errors';
+import { ProviderError } from './provider-error';
 
 export interface ErrorBody {
   statusCode: number;
@@ -71,6 +73,14 @@ export class HttpExceptionFilter implements ExceptionFilter {
         statusCode: HttpStatus.SERVICE_UNAVAILABLE,
         error: 'Service Unavailable',
         message: 'The database is unavailable right now; try again shortly.',
+      };
+    }
+    // A provider's own connection failure is not ours (it would say ECONNREFUSED too).
+    if (!(exception instanceof ProviderError) && isRedisUnavailable(exception)) {
+      return {
+        statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+        error: 'Service Unavailable',
+        message: 'A service Zyva depends on is unavailable right now; try again shortly.',
       };
     }
     return {

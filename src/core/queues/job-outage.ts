@@ -1,14 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { ProviderError } from '../http/provider-error';
 import { isDatabaseUnavailable } from '../prisma/prisma-errors';
-
-/** ioredis' ways of saying the connection is gone (its commands fail fast on the command connection). */
-const REDIS_DOWN = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|CLUSTERDOWN|TRYAGAIN/;
-
-export function isRedisUnavailable(error: unknown): boolean {
-  const e = error as { name?: string; message?: string } | undefined;
-  return e?.name === 'MaxRetriesPerRequestError' || (typeof e?.message === 'string' && REDIS_DOWN.test(e.message));
-}
+import { isRedisUnavailable } from '../redis/redis-errors';
 
 /**
  * An outage of our own infrastructure (Postgres or Redis): waited out, never held against a job. A

@@ -57,7 +57,17 @@ export class AuthService {
       if (isUniqueViolation(error)) throw new ConflictException('An account with this email already exists.');
       throw error;
     }
-    const token = await this.sessions.create(user);
+    let token: string;
+    try {
+      token = await this.sessions.create(user);
+    } catch (error) {
+      // Without a session the caller never learns of the account: undo it (the user goes with its organization),
+      // so the same registration succeeds once Redis is back instead of answering 409.
+      await this.prisma.organization.delete({ where: { id: user.organizationId! } }).catch((undo: Error) =>
+        this.logger.error(`Registration of user ${user.id} failed in Redis and could not be undone: ${undo.message}`),
+      );
+      throw error;
+    }
     // The account exists either way; a lost verification email is re-sent by asking for a new one.
     await this.sendTokenEmail('verify-email', user).catch((error: Error) =>
       this.logger.error(`Verification email for user ${user.id} not queued: ${error.message}`),
