@@ -117,12 +117,17 @@ async function startCampaign(store) {
   return { id: body.id, done: allSent(body.id, before, started) };
 }
 
+async function sentOf(campaignId) {
+  const { rows } = await db.query(`SELECT count(*)::int AS n FROM messages WHERE "campaignId" = $1 AND status = 'SENT'`, [campaignId]);
+  return rows[0].n;
+}
+
 async function allSent(campaignId, before, started) {
   for (;;) {
     await sleep(100);
-    const { rows } = await db.query(`SELECT count(*)::int AS n FROM messages WHERE "campaignId" = $1 AND status = 'SENT'`, [campaignId]);
-    if (rows[0].n === CONTACTS) break;
-    if (performance.now() - started > 600_000) throw new Error(`timed out with ${rows[0].n} of ${CONTACTS} sent`);
+    const sent = await sentOf(campaignId);
+    if (sent === CONTACTS) break;
+    if (performance.now() - started > 600_000) throw new Error(`timed out with ${sent} of ${CONTACTS} sent`);
   }
   const ms = performance.now() - started;
   const calls = standIn.requestsTo('messages').slice(before).filter((c) => String(c.body.to).replace('+', '').startsWith('5511'));
@@ -133,11 +138,7 @@ async function allSent(campaignId, before, started) {
 }
 
 async function waitForSent(campaignId, n) {
-  for (;;) {
-    const { rows } = await db.query(`SELECT count(*)::int AS n FROM messages WHERE "campaignId" = $1 AND status = 'SENT'`, [campaignId]);
-    if (rows[0].n >= n) return;
-    await sleep(20);
-  }
+  while ((await sentOf(campaignId)) < n) await sleep(20);
 }
 
 function percentile(xs, p) {

@@ -11,9 +11,8 @@
 // under 300 MB RSS after 10 minutes (--duration 600).
 // Needs wrk (apt-get install -y wrk). Uses its own database (zyva_bench) and
 // BullMQ prefix, both cleaned up afterwards.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,23 +37,12 @@ const WA = { phoneNumberId: '900100200302', accessToken: 'bench-mixed-token' };
 const session = new BenchSession(WA);
 const { zyva } = session;
 const work = mkdtempSync(join(os.tmpdir(), 'zyva-mixed-'));
-let userIds = [];
+// After ./zyva-processes.mjs, which registers the TypeScript loader.
+const { runCommand } = createRequire(import.meta.url)('../test/utils/processes.ts');
 
 if (!hasCommand('wrk')) {
   console.error('wrk is not installed: apt-get install -y wrk');
   process.exit(1);
-}
-
-function runWrk(wrkArgs, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', wrkArgs, { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
 }
 
 /** Resident set size of a process, in MB (Linux /proc). */
@@ -66,7 +54,7 @@ function rssMb(pid) {
 async function main() {
   console.log(`Mixed-load bench: ${args.connections} connections, ${USERS} users of one store with ${CONTACTS} contacts, ${DURATION_S} s`);
   console.log(`Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; one API and one worker process at the defaults, wrk on the same machine`);
-  const { db, redis } = await session.open();
+  const { db } = await session.open();
   const env = { ...session.env };
   delete env.WORKER_CONCURRENCY;
   const api = zyva.start({ ...env, APP_ROLE: 'api' });
@@ -75,37 +63,22 @@ async function main() {
   await sleep(1000);
 
   const store = await session.registerStore(CONTACTS, '11');
-  // More users of the same store, with sessions in the shape SessionService writes (50 logins would trip the
-  // per-IP login limit); the registering user is the first.
-  userIds = Array.from({ length: USERS - 1 }, () => `bench${randomBytes(8).toString('hex')}`);
-  await db.query(
-    `INSERT INTO users (id, email, "passwordHash", name, role, "organizationId", "updatedAt")
-     SELECT u, u || '@bench.zyva.dev', '!', 'Bench user', 'LOJA', $2, now() FROM unnest($1::text[]) AS u`,
-    [userIds, store.orgId],
-  );
-  const tokens = [store.token];
-  for (const userId of userIds) {
-    const token = randomBytes(32).toString('base64url');
-    const data = { userId, role: 'LOJA', organizationId: store.orgId, createdAt: Date.now(), indexedUntil: Date.now() + 14 * 86_400_000 };
-    await redis.set(`zyva:session:${token}`, JSON.stringify(data), 'EX', 3600);
-    tokens.push(token);
-  }
+  // The registering user and USERS - 1 more of the same store.
+  const tokens = [store.token, ...(await session.addUsers(store, USERS - 1))];
   const contactIds = (await db.query('SELECT id FROM contacts WHERE "organizationId" = $1', [store.orgId])).rows.map((r) => r.id);
   writeFileSync(join(work, 'tokens.txt'), `${tokens.join('\n')}\n`);
   writeFileSync(join(work, 'contacts.txt'), `${contactIds.join('\n')}\n`);
-  session.cleanupTokens = tokens;
 
   const fresh = rssMb(api.pid);
   let highest = fresh;
   const sampler = setInterval(() => (highest = Math.max(highest, rssMb(api.pid))), 1000);
   // Not spawnSync: the WhatsApp stand-in answers the worker from this process's event loop.
-  const r = await runWrk(['-t2', `-c${args.connections}`, `-d${DURATION_S}s`, '--timeout', '10s', '-s', `${root}bench/mixed.wrk.lua`, zyva.url], {
-    ...process.env,
+  const r = await runCommand('wrk', ['-t2', `-c${args.connections}`, `-d${DURATION_S}s`, '--timeout', '10s', '-s', `${root}bench/mixed.wrk.lua`, zyva.url], {
     BENCH_TOKENS_FILE: join(work, 'tokens.txt'),
     BENCH_CONTACTS_FILE: join(work, 'contacts.txt'),
   });
   clearInterval(sampler);
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  if (r.code !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const end = rssMb(api.pid);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
   const p50 = Number(/percentile 50 ([\d.]+)/.exec(r.stdout)?.[1]);
@@ -128,13 +101,4 @@ async function main() {
   console.log(`API RSS at the end ${end.toFixed(0)} MB (goal < 300 MB after 10 minutes${DURATION_S < 600 ? '; this run was shorter' : ''}): ${end < 300 ? 'met' : 'NOT met'}`);
 }
 
-runBench(session, async () => {
-  try {
-    await main();
-  } finally {
-    // The extra users and their sessions; the store, its contacts and messages go with the session.
-    if (session.cleanupTokens) await session.redis.del(...session.cleanupTokens.slice(1).map((t) => `zyva:session:${t}`));
-    if (userIds.length) await session.db.query('DELETE FROM users WHERE id = ANY($1)', [userIds]);
-    rmSync(work, { recursive: true, force: true });
-  }
-});
+runBench(session, () => main().finally(() => rmSync(work, { recursive: true, force: true })));

@@ -1,6 +1,7 @@
 // What the end-to-end benches share: real Zyva processes (API, workers) run from
-// source, stores registered through the API with contacts inserted in bulk, and
-// the cleanup of everything a bench wrote to Postgres and Redis.
+// source as the tests start them (test/utils/processes.ts), stores registered
+// through the API with contacts and extra users inserted in bulk, and the cleanup
+// of everything a bench wrote to Postgres and Redis.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -13,6 +14,7 @@ require('./pipeline.register.cjs');
 const { Queue } = require('bullmq');
 const { default: Redis } = require('ioredis');
 const { startWhatsAppStandIn } = require('../test/utils/provider-stand-ins.ts');
+const { fromSource, stopProcess } = require('../test/utils/processes.ts');
 
 export const QUEUE_NAMES = ['messages', 'flows', 'birthdays', 'social-posts', 'emails'];
 
@@ -58,6 +60,7 @@ export class BenchSession {
     this.targets = benchTargets();
     this.zyva = new ZyvaProcesses();
     this.stores = [];
+    this.sessionKeys = [];
   }
 
   async open() {
@@ -76,8 +79,32 @@ export class BenchSession {
     return registerStore({ url: this.zyva.url, db: this.db, redis: this.redis, contacts, areaCode, stores: this.stores });
   }
 
+  /**
+   * `count` more LOJA users of the store, each with a session written in the shape SessionService writes
+   * (logging in that often would trip the per-IP login limit). They go with the store's organization;
+   * their sessions are removed by close(). Answers their tokens.
+   */
+  async addUsers(store, count) {
+    const userIds = Array.from({ length: count }, () => `bench${randomBytes(8).toString('hex')}`);
+    await this.db.query(
+      `INSERT INTO users (id, email, "passwordHash", name, role, "organizationId", "updatedAt")
+       SELECT u, u || '@bench.zyva.dev', '!', 'Bench user', 'LOJA', $2, now() FROM unnest($1::text[]) AS u`,
+      [userIds, store.orgId],
+    );
+    const tokens = [];
+    for (const userId of userIds) {
+      const token = randomBytes(32).toString('base64url');
+      const data = { userId, role: 'LOJA', organizationId: store.orgId, createdAt: Date.now(), indexedUntil: Date.now() + 14 * 86_400_000 };
+      this.sessionKeys.push(`zyva:session:${token}`);
+      await this.redis.set(`zyva:session:${token}`, JSON.stringify(data), 'EX', 3600);
+      tokens.push(token);
+    }
+    return tokens;
+  }
+
   async close() {
     await this.zyva.stop();
+    if (this.sessionKeys.length) await this.redis.unlink(...this.sessionKeys);
     if (this.db) {
       await cleanUp({ db: this.db, redis: this.redis, prefix: this.zyva.prefix, stores: this.stores, connection: this.targets.connection });
       await this.db.end();
@@ -111,7 +138,7 @@ export class ZyvaProcesses {
   }
 
   start(env, nodeArgs = []) {
-    const child = spawn(process.execPath, [...nodeArgs, '-r', './bench/pipeline.register.cjs', 'src/main.ts'], {
+    const child = spawn(process.execPath, [...nodeArgs, ...fromSource('src/main.ts')], {
       cwd: root,
       env: { QUEUE_PREFIX: this.prefix, PORT: String(this.port), ...env },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -134,16 +161,7 @@ export class ZyvaProcesses {
   }
 
   async stop() {
-    await Promise.all(
-      this.children.map(
-        (c) =>
-          new Promise((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            c.on('exit', resolve);
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(this.children.map(stopProcess));
   }
 }
 

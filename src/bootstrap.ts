@@ -83,8 +83,9 @@ function drainOnSignals(app: NestFastifyApplication): void {
           await app.close();
         } catch (error) {
           logger.error(`Shutdown after ${signal} did not finish cleanly: ${(error as Error).message}`);
+        } finally {
+          clearInterval(sweep);
         }
-        clearInterval(sweep);
         process.kill(process.pid, signal);
       })();
     });

@@ -19,7 +19,6 @@ describe('API process shutdown on SIGTERM (e2e)', () => {
     fx = new Fixtures(t);
     user = await fx.registerUser();
     await fx.setPlan(user.organizationId, 'ENTERPRISE'); // 240 requests at once stay within its limit
-    await fx.setPlan(user.organizationId, 'ENTERPRISE'); // 240 requests at once stay within its limit
     const rows = Array.from({ length: 30 }, (_, i) => ({ organizationId: user.organizationId, name: `Cliente ${i}`, phone: `+55117${String(1_000_000 + i).padStart(8, '0')}` }));
     await t.prisma.contact.createMany({ data: rows });
     await t.prisma.organization.update({ where: { id: user.organizationId }, data: { contactCount: rows.length } });

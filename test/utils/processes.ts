@@ -16,10 +16,10 @@ export interface Finished {
 /** `node` arguments that run a source entry point without a build (swc, decorator metadata included), as `npm run` does in a checkout. */
 export const fromSource = (entry: string, ...args: string[]): string[] => ['-r', './bench/pipeline.register.cjs', entry, ...args];
 
-/** Runs `node <args>` in the project root with this process' environment plus `env`; resolves with its exit code and output. */
-export function runNode(args: string[], env: Env = {}): Promise<Finished> {
+/** Runs `command <args>` in the project root with this process' environment plus `env`; resolves with its exit code and output. */
+export function runCommand(command: string, args: string[], env: Env = {}): Promise<Finished> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -28,6 +28,9 @@ export function runNode(args: string[], env: Env = {}): Promise<Finished> {
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** Runs `node <args>` as runCommand does. */
+export const runNode = (args: string[], env: Env = {}): Promise<Finished> => runCommand(process.execPath, args, env);
 
 export interface ZyvaProcess {
   child: ChildProcess;

@@ -158,7 +158,7 @@ export class ProviderWebhooksService {
     if (!connection) throw new UnauthorizedException('Invalid Svix signature.');
     const secret = connection.secrets.webhookSecret;
     if (typeof secret !== 'string' || !secret) throw new UnauthorizedException('This connection has no webhook secret: set webhookSecret with PUT /api/channels/email.');
-    return this.resendEvent(rawBody, headers, body, secret, { connectionId: connection!.id });
+    return this.resendEvent(rawBody, headers, body, secret, { connectionId: connection.id });
   }
 
   /** A store's Twilio number: `X-Twilio-Signature` over the connection's published webhook URL, keyed with its auth token. */
