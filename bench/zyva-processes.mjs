@@ -180,7 +180,7 @@ async function registerStore({ url, db, redis, contacts, areaCode = '11', stores
   const body = await res.json();
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(body)}`);
   const orgId = body.organization.id;
-  stores.push({ orgId, email });
+  stores.push({ orgId, email, token: body.token, userId: body.user.id });
   await db.query(`UPDATE organizations SET plan = 'ENTERPRISE', "maxContacts" = 200000, "maxMessagesPerMonth" = 10000000 WHERE id = $1`, [orgId]);
   await db.query(
     `INSERT INTO contacts (id, "organizationId", name, phone, "createdAt", "updatedAt")
@@ -194,10 +194,11 @@ async function registerStore({ url, db, redis, contacts, areaCode = '11', stores
   return { token: body.token, orgId };
 }
 
-/** Removes the stores' rows and keys, the run's queues and every key under its prefix. */
+/** Removes the stores' rows and keys (the registering user's session too), the run's queues and every key under its prefix. */
 async function cleanUp({ db, redis, prefix, stores, connection }) {
-  for (const { orgId } of stores) {
+  for (const { orgId, token, userId } of stores) {
     await redis.del(`zyva:limits:{${orgId}}:messages`, `zyva:cache:org:{${orgId}}`, `zyva:cache:stats:{${orgId}}:dashboard`, `zyva:plan:{${orgId}}`);
+    await redis.del(`zyva:session:${token}`, `zyva:user-sessions:${userId}`);
   }
   for (const name of QUEUE_NAMES) {
     // Each queue's own hash tag sits in its prefix (src/core/queues/queue-prefix.ts).

@@ -109,6 +109,7 @@ describeOnSingleNode('operations while Redis goes away and comes back (e2e)', ()
       expect((await t.http.get('/api/auth/me').set(bearer(registered.body.token))).status).toBe(200);
       expect(await t.prisma.user.count({ where: { email } })).toBe(1);
     } finally {
+      await t.http.post('/api/auth/logout').set(bearer(registered.body.token));
       await t.prisma.organization.delete({ where: { id: registered.body.organization.id } });
     }
   });
