@@ -48,7 +48,7 @@ describe('auth and sessions (e2e)', () => {
         organizationName: 'Loja da Ana',
       });
       expect(res.status).toBe(201);
-      fx.trackOrganization(res.body.organization.id);
+      fx.trackRegistration(res.body);
       expect(res.body.user).toEqual({
         id: expect.any(String),
         email,

@@ -64,8 +64,10 @@ export class Fixtures {
     await cache.invalidateOrganization(organizationId);
   }
 
-  trackOrganization(id: string) {
-    this.orgIds.add(id);
+  /** An account registered through the API by the test itself: cleanup() ends its sessions and removes it. */
+  trackRegistration(body: { user: { id: string }; organization: { id: string } }) {
+    this.userIds.add(body.user.id);
+    this.orgIds.add(body.organization.id);
   }
 
   async cleanup(): Promise<void> {
