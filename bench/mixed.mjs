@@ -5,20 +5,23 @@
 // stand-in. Prints req/s, p50 / p99 latency and the API process's RSS (fresh,
 // highest, at the end), for one API and one worker process at the defaults.
 //
-//   npm run bench:mixed -- [--duration 60] [--connections 50] [--users 50]
+//   npm run bench:mixed -- [--duration 60] [--connections 50] [--users 50] [--from-source] [--heap-snapshot DIR]
+//
+// The processes run as production runs them: compiled with tsc (into .data/bench-mixed-build), then
+// `node main.js`; --from-source runs src/main.ts through the swc hook instead (the tests' way).
 //
 // Goals (issue 12): 3x part one's 555 req/s with p99 under 250 ms, and the API
 // under 300 MB RSS after 10 minutes (--duration 600).
 // Needs wrk (apt-get install -y wrk). Uses its own database (zyva_bench) and
 // BullMQ prefix, both cleaned up afterwards.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { hasCommand, root } from '../scripts/lib.mjs';
-import { BenchSession, runBench } from './zyva-processes.mjs';
+import { BenchSession, compileApp, cpuSeconds, runBench } from './zyva-processes.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,6 +29,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     users: { type: 'string', default: '50' },
     contacts: { type: 'string', default: '200' },
+    'from-source': { type: 'boolean', default: false },
+    'heap-snapshot': { type: 'string' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -45,6 +50,43 @@ if (!hasCommand('wrk')) {
   process.exit(1);
 }
 
+/** The machine's CPU time so far, busy and in all, in clock ticks (Linux /proc/stat). */
+function machineCpu() {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+/** CPU seconds used so far by the running Postgres processes (the server's, and the connections of every client). */
+function postgresCpu() {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+/** Resident memory of a process by kind of mapping, largest first, in MB (Linux /proc/PID/smaps). */
+function memoryMap(pid) {
+  const totals = new Map();
+  let what = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const path = header[1];
+      what = path === '' ? 'anonymous (V8 heap, wasm memory, malloc arenas)' : path.startsWith('[') ? path : path.includes('node_modules') ? `file: ${path.replace(/.*node_modules\//, '')}` : `file: ${path}`;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) totals.set(what, (totals.get(what) ?? 0) + Number(rss[1]) / 1024);
+  }
+  return [...totals].filter(([, mb]) => mb >= 1).sort((a, b) => b[1] - a[1]).slice(0, 12);
+}
+
 /** Resident set size of a process, in MB (Linux /proc). */
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -54,11 +96,17 @@ function rssMb(pid) {
 async function main() {
   console.log(`Mixed-load bench: ${args.connections} connections, ${USERS} users of one store with ${CONTACTS} contacts, ${DURATION_S} s`);
   console.log(`Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; one API and one worker process at the defaults, wrk on the same machine`);
+  // As production runs it (`npm run build`, then `node dist/main.js`), unless --from-source.
+  const main = args['from-source'] ? undefined : compileApp(`${root}.data/bench-mixed-build`);
+  console.log(main ? `Processes: node ${main.slice(root.length)} (compiled with tsc)` : 'Processes: src/main.ts through the swc hook');
   const { db } = await session.open();
   const env = { ...session.env };
   delete env.WORKER_CONCURRENCY;
-  const api = zyva.start({ ...env, APP_ROLE: 'api' });
-  zyva.start({ ...env, APP_ROLE: 'worker' });
+  // BENCH_API_NODE_ARGS: node flags for the API process (e.g. --cpu-prof --cpu-prof-dir=… to profile it).
+  const apiArgs = process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  if (args['heap-snapshot']) apiArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${args['heap-snapshot']}`);
+  const api = zyva.start({ ...env, APP_ROLE: 'api' }, apiArgs, main);
+  const worker = zyva.start({ ...env, APP_ROLE: 'worker' }, [], main);
   await zyva.waitForHealth();
   await sleep(1000);
 
@@ -72,17 +120,41 @@ async function main() {
   const fresh = rssMb(api.pid);
   let highest = fresh;
   const sampler = setInterval(() => (highest = Math.max(highest, rssMb(api.pid))), 1000);
+  const cpuBefore = [cpuSeconds(api.pid), cpuSeconds(worker.pid)];
+  const machineBefore = machineCpu();
+  const postgresBefore = postgresCpu();
+  const startedAt = Date.now();
   // Not spawnSync: the WhatsApp stand-in answers the worker from this process's event loop.
   const r = await runCommand('wrk', ['-t2', `-c${args.connections}`, `-d${DURATION_S}s`, '--timeout', '10s', '-s', `${root}bench/mixed.wrk.lua`, zyva.url], {
     BENCH_TOKENS_FILE: join(work, 'tokens.txt'),
     BENCH_CONTACTS_FILE: join(work, 'contacts.txt'),
   });
   clearInterval(sampler);
+  const elapsed = (Date.now() - startedAt) / 1000;
+  const [apiCpu, workerCpu] = [api.pid, worker.pid].map((pid, i) => (cpuSeconds(pid) - cpuBefore[i]) / elapsed);
+  const machineAfter = machineCpu();
+  const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
+  const postgres = (postgresCpu() - postgresBefore) / elapsed;
   if (r.code !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const end = rssMb(api.pid);
+  if (args['heap-snapshot']) {
+    console.log(`\nThe API process's resident memory by mapping (/proc/${api.pid}/smaps), before the snapshot:`);
+    for (const [what, mb] of memoryMap(api.pid)) console.log(`  ${mb.toFixed(1).padStart(7)} MB  ${what}`);
+    const metrics = await (await fetch(`${zyva.url}/metrics`)).text();
+    const gauge = (name) => Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+    console.log(
+      `  of which V8's heap: ${gauge('nodejs_heap_size_total_bytes').toFixed(1)} MB reserved, ${gauge('nodejs_heap_size_used_bytes').toFixed(1)} MB used; ` +
+        `external ${gauge('nodejs_external_memory_bytes').toFixed(1)} MB (Buffers and wasm memory)`,
+    );
+    // --heap-snapshot DIR: a snapshot of the API's heap once the load has ended (written by the process itself).
+    process.kill(api.pid, 'SIGUSR2');
+    await sleep(20_000);
+    console.log(`heap snapshot of the API process written under ${args['heap-snapshot']}`);
+  }
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
   const p50 = Number(/percentile 50 ([\d.]+)/.exec(r.stdout)?.[1]);
   const p99 = Number(/percentile 99 ([\d.]+)/.exec(r.stdout)?.[1]);
+  const [hits, misses] = (/cache (\d+) (\d+)/.exec(r.stdout) ?? []).slice(1).map(Number);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
   const errors = /Socket errors:.*/.exec(r.stdout)?.[0] ?? 'none';
   const { rows } = await db.query(
@@ -91,12 +163,17 @@ async function main() {
             (SELECT count(*)::int FROM messages WHERE "organizationId" = $1 AND status = 'SENT') AS sent`,
     [store.orgId],
   );
-  console.log(r.stdout.split('\n').filter((l) => !l.startsWith('percentile')).join('\n'));
+  console.log(r.stdout.split('\n').filter((l) => !/^(percentile|cache) /.test(l)).join('\n'));
+  console.log(`GET /api/contacts answered from the cache: ${hits} of ${hits + misses} (${((100 * hits) / (hits + misses)).toFixed(0)}%)`);
   console.log(`contacts now ${rows[0].contacts} (from ${CONTACTS}); messages accepted ${rows[0].messages}, SENT ${rows[0].sent}`);
   console.log('\n| req/s | p50 | p99 | non-2xx | socket errors | API RSS fresh | highest | at the end |');
   console.log('|---|---|---|---|---|---|---|---|');
   console.log(`| ${rps.toFixed(0)} | ${p50.toFixed(1)} ms | ${p99.toFixed(1)} ms | ${non2xx} | ${errors} | ${fresh.toFixed(0)} MB | ${highest.toFixed(0)} MB | ${end.toFixed(0)} MB |`);
-  console.log(`\nthroughput ${(rps / PART_ONE_RPS).toFixed(2)}x part one's ${PART_ONE_RPS} req/s (goal 3x): ${rps >= 3 * PART_ONE_RPS ? 'met' : 'NOT met'}`);
+  console.log(
+    `\nCPU during the run: API process ${(apiCpu * 100).toFixed(0)}% of a core, worker ${(workerCpu * 100).toFixed(0)}%, ` +
+      `Postgres ${(postgres * 100).toFixed(0)}% (its processes that outlived the run); the machine's ${os.cpus().length} cores ${(machineBusy * 100).toFixed(0)}% busy`,
+  );
+  console.log(`throughput ${(rps / PART_ONE_RPS).toFixed(2)}x part one's ${PART_ONE_RPS} req/s (goal 3x): ${rps >= 3 * PART_ONE_RPS ? 'met' : 'NOT met'}`);
   console.log(`p99 ${p99.toFixed(0)} ms (goal < 250 ms): ${p99 < 250 ? 'met' : 'NOT met'}`);
   console.log(`API RSS at the end ${end.toFixed(0)} MB (goal < 300 MB after 10 minutes${DURATION_S < 600 ? '; this run was shorter' : ''}): ${end < 300 ? 'met' : 'NOT met'}`);
 }

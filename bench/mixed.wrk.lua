@@ -14,11 +14,19 @@ local function lines(path, into)
   file:close()
 end
 
--- One state per wrk thread: its own numbering of new phones.
+-- One state per wrk thread: its own numbering of new phones, and its count of cache hits and misses.
 local thread_id = 0
+local threads = {}
 function setup(thread)
   thread_id = thread_id + 1
   thread:set("tid", thread_id)
+  threads[#threads + 1] = thread
+end
+
+hits, misses = 0, 0
+function response(status, headers, body)
+  local cache = headers["X-Cache"] or headers["x-cache"]
+  if cache == "HIT" then hits = hits + 1 elseif cache == "MISS" then misses = misses + 1 end
 end
 
 function init(args)
@@ -46,6 +54,12 @@ function request()
 end
 
 function done(summary, latency, requests)
+  local h, m = 0, 0
+  for _, thread in ipairs(threads) do
+    h = h + thread:get("hits")
+    m = m + thread:get("misses")
+  end
+  io.write(string.format("cache %d %d\n", h, m))
   for _, p in ipairs({ 50, 99 }) do
     io.write(string.format("percentile %d %.3f\n", p, latency:percentile(p) / 1000))
   end

@@ -2,8 +2,9 @@
 // source as the tests start them (test/utils/processes.ts), stores registered
 // through the API with contacts and extra users inserted in bulk, and the cleanup
 // of everything a bench wrote to Postgres and Redis.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -115,6 +116,19 @@ export class BenchSession {
 }
 
 /** Runs the bench, then closes its session, also after a failure (exit code 1). */
+/** User + system CPU time a process has used so far, in seconds (Linux /proc; clock ticks of 100 Hz). */
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Compiles the app as `npm run build` does (tsc, tsconfig.build.json) into `outDir`; answers its `main.js`. */
+export function compileApp(outDir) {
+  const tsc = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: root, encoding: 'utf8' });
+  if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout.slice(0, 2000)}`);
+  return `${outDir}/main.js`;
+}
+
 export function runBench(session, main) {
   main()
     .then(() => session.close())
@@ -137,8 +151,9 @@ export class ZyvaProcesses {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  start(env, nodeArgs = []) {
-    const child = spawn(process.execPath, [...nodeArgs, ...fromSource('src/main.ts')], {
+  /** A Zyva process from `src/` (through the swc hook), or from a compiled `main.js` when `main` names one. */
+  start(env, nodeArgs = [], main = undefined) {
+    const child = spawn(process.execPath, [...nodeArgs, ...(main ? [main] : fromSource('src/main.ts'))], {
       cwd: root,
       env: { QUEUE_PREFIX: this.prefix, PORT: String(this.port), ...env },
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -197,6 +197,22 @@ describe('Contacts (e2e)', () => {
     expect(vip.body.total).toBe(2);
     expect((await as(user).get('/api/contacts?tag=vip&search=gab')).body.data).toHaveLength(1);
     expect((await as(user).get('/api/contacts?tag=none')).body).toMatchObject({ data: [], total: 0 });
+    // A page past the end still tells the total; every contact carries its tags.
+    expect((await as(user).get('/api/contacts?limit=5&page=3')).body).toMatchObject({ data: [], total: 8, page: 3 });
+    expect((await as(user).get('/api/contacts?search=Gabriel')).body.data[0]).toMatchObject({ tags: ['novo', 'vip'], phone: '+5531988887777' });
+  });
+
+  it('searches for the text as typed: % and _ are not wildcards', async () => {
+    const user = await fixtures.registerUser();
+    await as(user).post('/api/contacts', { name: '100% Cliente' });
+    await as(user).post('/api/contacts', { name: 'Cliente_A' });
+    await as(user).post('/api/contacts', { name: 'ClienteXA' });
+    const names = async (search: string) =>
+      (await as(user).get(`/api/contacts?search=${encodeURIComponent(search)}`)).body.data.map((c: { name: string }) => c.name);
+    expect(await names('%')).toEqual(['100% Cliente']);
+    expect(await names('e_a')).toEqual(['Cliente_A']);
+    expect(await names('exa')).toEqual(['ClienteXA']);
+    expect(await names('\\')).toEqual([]);
 
     expect((await as(user).get('/api/contacts?limit=101')).status).toBe(400);
     expect((await as(user).get('/api/contacts?page=0')).status).toBe(400);

@@ -1,4 +1,5 @@
-import { Prisma } from '../../generated/prisma/client';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Prisma, PrismaClient } from '../../generated/prisma/client';
 import { isDatabaseUnavailable } from './prisma-errors';
 
 /** The shapes the pg adapter gives a query whose connection dropped (seen with a TCP proxy cut under load). */
@@ -23,5 +24,23 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(rawQueryFailure({ kind: 'UniqueConstraintViolation', constraint: { fields: ['id'] } }, 'Unique'))).toBe(false);
     expect(isDatabaseUnavailable(rawQueryFailure({ kind: 'postgres', code: '22P02', message: 'invalid input syntax' }, 'invalid input'))).toBe(false);
     expect(isDatabaseUnavailable(adapterError({ kind: 'UnsupportedNativeDataType', type: 'void' }))).toBe(false);
+  });
+
+  it('counts a transaction that could not get a pooled connection in time (every connection busy) as unavailable', async () => {
+    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL, max: 1 }) });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const holder = prisma.$transaction(() => held);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const error = await prisma.$transaction(async (tx) => tx.$queryRaw`SELECT 1`, { maxWait: 50 }).catch((e: unknown) => e);
+      release();
+      await holder;
+      expect(error).toBeInstanceOf(Prisma.PrismaClientKnownRequestError);
+      expect((error as Prisma.PrismaClientKnownRequestError).code).toBe('P2028');
+      expect(isDatabaseUnavailable(error)).toBe(true);
+    } finally {
+      await prisma.$disconnect();
+    }
   });
 });

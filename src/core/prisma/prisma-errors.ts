@@ -12,8 +12,12 @@ export function isNotFound(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025';
 }
 
-/** Prisma's connection-level error codes: the database cannot be reached, or timed out handing out a connection. */
-const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+/**
+ * Prisma's connection-level error codes: the database cannot be reached, or timed out handing out a connection
+ * (P2024 for a query, P2028 for an interactive transaction that waited longer than its `maxWait`, or outlived its
+ * `timeout`, while every pooled connection was busy: load, never the request's fault).
+ */
+const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
 /**
  * Postgres and driver codes of a connection that went away mid-query (the pg adapter reports them as a
  * P2010 raw-query failure with the driver's cause): admin shutdown, crash shutdown, cannot connect now,

@@ -1,20 +1,53 @@
 import { Injectable } from '@nestjs/common';
 import { OutboxService } from '../../core/outbox/outbox.service';
 import { PrismaService } from '../../core/prisma/prisma.service';
-import type { Prisma } from '../../generated/prisma/client';
+import { Prisma } from '../../generated/prisma/client';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import type { Channel } from '../../generated/prisma/enums';
-import { type ConsentState, consentWhere } from './consent/consent-state';
+import { type ConsentState, UNKNOWN } from './consent/consent-state';
 import { CONTACT_TAG_ADDED } from './contact.events';
 
 /** A Prisma client or an interactive transaction's client. */
 export type Db = Prisma.TransactionClient;
 
-export const contactInclude = {
+const contactInclude = {
   tags: { select: { tag: { select: { name: true } } } },
   consents: { select: { channel: true, status: true } },
 } as const;
 export type ContactRow = Prisma.ContactGetPayload<{ include: typeof contactInclude }>;
+
+/** A contact row as the page query returns it: tag names and consents aggregated beside the columns. */
+type RawContactRow = Omit<ContactRow, 'tags'> & { tags: string[] };
+
+/** Each row's tag names and consents, for a query over `page` (see ContactsRepository.page). */
+const RELATIONS = Prisma.sql`
+  ARRAY(SELECT t.name FROM contact_tags ct JOIN tags t ON t.id = ct."tagId" WHERE ct."contactId" = page.id) AS tags,
+  COALESCE((SELECT json_agg(json_build_object('channel', cc.channel, 'status', cc.status))
+            FROM contact_consents cc WHERE cc."contactId" = page.id), '[]'::json) AS consents`;
+
+function toContactRow(raw: RawContactRow): ContactRow {
+  return {
+    id: raw.id,
+    organizationId: raw.organizationId,
+    name: raw.name,
+    email: raw.email,
+    phone: raw.phone,
+    birthday: raw.birthday,
+    birthMonth: raw.birthMonth,
+    birthDay: raw.birthDay,
+    instagramId: raw.instagramId,
+    whatsappWindowExpiresAt: raw.whatsappWindowExpiresAt,
+    createdAt: raw.createdAt,
+    updatedAt: raw.updatedAt,
+    tags: raw.tags.map((name) => ({ tag: { name } })),
+    consents: raw.consents,
+  };
+}
+
+/** `text` matched literally by LIKE: its wildcards (and the escape character) escaped. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
 
 export interface ContactFilter {
   search?: string;
@@ -31,31 +64,53 @@ export class ContactsRepository {
     private readonly outbox: OutboxService,
   ) {}
 
-  private whereOf(scope: TenantScope, filter: ContactFilter): Prisma.ContactWhereInput {
-    const where: Prisma.ContactWhereInput = scope.where({});
-    if (filter.search) {
-      const s = filter.search;
-      where.OR = [
-        { name: { contains: s, mode: 'insensitive' } },
-        { email: { contains: s, mode: 'insensitive' } },
-        { phone: { contains: s } },
-      ];
-    }
-    if (filter.tag) where.tags = { some: { tag: { organizationId: scope.organizationId, name: filter.tag } } };
-    if (filter.consent) Object.assign(where, consentWhere(filter.consent.channel, filter.consent.state));
-    return where;
-  }
-
+  /**
+   * One page, newest first, and the number of matching contacts: one statement (one round trip, one snapshot, so
+   * the total and the rows always agree), with each row's tags and consents. Only a page past the end needs a
+   * second statement, to count.
+   */
   async page(scope: TenantScope, filter: ContactFilter, skip: number, take: number): Promise<[ContactRow[], number]> {
-    const where = this.whereOf(scope, filter);
-    return this.prisma.$transaction([
-      this.prisma.contact.findMany({ where, include: contactInclude, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], skip, take }),
-      this.prisma.contact.count({ where }),
-    ]);
+    const where = this.sqlWhereOf(scope, filter);
+    const rows = await this.prisma.$queryRaw<(RawContactRow & { total: number })[]>`
+      WITH page AS (
+        SELECT c.*, count(*) OVER ()::int AS total FROM contacts c WHERE ${where}
+        ORDER BY c."createdAt" DESC, c.id DESC OFFSET ${skip} LIMIT ${take}
+      )
+      SELECT page.*, ${RELATIONS} FROM page ORDER BY page."createdAt" DESC, page.id DESC`;
+    if (rows.length > 0 || skip === 0) return [rows.map(toContactRow), rows[0]?.total ?? 0];
+    const [{ total }] = await this.prisma.$queryRaw<{ total: number }[]>`SELECT count(*)::int AS total FROM contacts c WHERE ${where}`;
+    return [[], total];
   }
 
-  find(scope: TenantScope, id: string, db: Db = this.prisma): Promise<ContactRow | null> {
-    return db.contact.findFirst({ where: scope.where({ id }), include: contactInclude });
+  /** The filter of `page` in SQL (table alias `c`): the same contacts as `consentWhere` and Prisma's filters would match. */
+  private sqlWhereOf(scope: TenantScope, filter: ContactFilter): Prisma.Sql {
+    const parts = [Prisma.sql`c."organizationId" = ${scope.organizationId}`];
+    if (filter.search) {
+      const like = `%${escapeLike(filter.search)}%`;
+      parts.push(Prisma.sql`(c.name ILIKE ${like} OR c.email ILIKE ${like} OR c.phone LIKE ${like})`);
+    }
+    if (filter.tag) {
+      parts.push(Prisma.sql`EXISTS (SELECT 1 FROM contact_tags ct JOIN tags t ON t.id = ct."tagId"
+        WHERE ct."contactId" = c.id AND t."organizationId" = ${scope.organizationId} AND t.name = ${filter.tag})`);
+    }
+    if (filter.consent) {
+      const { channel, state } = filter.consent;
+      parts.push(
+        state === UNKNOWN
+          ? Prisma.sql`NOT EXISTS (SELECT 1 FROM contact_consents cc WHERE cc."contactId" = c.id AND cc.channel = ${channel}::"Channel")`
+          : Prisma.sql`EXISTS (SELECT 1 FROM contact_consents cc WHERE cc."contactId" = c.id AND cc.channel = ${channel}::"Channel"
+              AND cc.status = ${state}::"ConsentStatus")`,
+      );
+    }
+    return Prisma.join(parts, ' AND ');
+  }
+
+  /** One contact of the organization with its tags and consents (one statement), or null. */
+  async find(scope: TenantScope, id: string, db: Db = this.prisma): Promise<ContactRow | null> {
+    const [row] = await db.$queryRaw<RawContactRow[]>`
+      WITH page AS (SELECT c.* FROM contacts c WHERE c.id = ${id} AND c."organizationId" = ${scope.organizationId})
+      SELECT page.*, ${RELATIONS} FROM page`;
+    return row ? toContactRow(row) : null;
   }
 
   /**

@@ -8,7 +8,7 @@ import type { TenantScope } from '../../core/auth/tenant-scope';
 import { birthdayColumns, normalizeTags, parseBirthday, tagProblem } from './contact-fields';
 import type { ContactTagAddedEvent } from './contact.events';
 import { consentMapOf, parseConsentFilter } from './consent/consent-state';
-import { ContactRow, ContactsRepository, Db, contactInclude } from './contacts.repository';
+import { ContactRow, ContactsRepository, Db } from './contacts.repository';
 import { ContactDto, CreateContactDto, ListContactsQueryDto, UpdateContactDto } from './dto/contact.dto';
 
 export class ContactCapExceededException extends HttpException {
@@ -116,7 +116,6 @@ export class ContactsService {
     let row: ContactRow;
     try {
       row = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
-        if (!(await this.repository.reserveSlot(tx, orgId))) throw new ContactCapExceededException(await this.maxContactsOf(tx, orgId));
         const created = await tx.contact.create({
           data: {
             organizationId: orgId,
@@ -131,7 +130,10 @@ export class ContactsService {
           organizationId: orgId,
           ...link,
         }));
-        return (await this.repository.find(scope, created.id, tx))!;
+        // The slot last: the organization's row stays locked (concurrent creates wait) only until the commit.
+        if (!(await this.repository.reserveSlot(tx, orgId))) throw new ContactCapExceededException(await this.maxContactsOf(tx, orgId));
+        // A new contact has exactly these tags and no consent recorded yet: nothing to read back.
+        return { ...created, tags: tags.map((name) => ({ tag: { name } })), consents: [] };
       }));
     } catch (error) {
       throw conflictOf(error) ?? error;
@@ -143,17 +145,23 @@ export class ContactsService {
   async update(scope: TenantScope, id: string, dto: UpdateContactDto): Promise<ContactDto> {
     let row: ContactRow;
     try {
-      row = await this.cache.writing(scope.organizationId, () => this.prisma.contact.update({
-        where: { id, organizationId: scope.organizationId },
-        data: {
-          name: dto.name,
-          email: dto.email,
-          phone: dto.phone,
-          instagramId: dto.instagramId,
-          ...(dto.birthday !== undefined ? birthdayColumns(dto.birthday === null ? null : parseBirthday(dto.birthday)) : {}),
-        },
-        include: contactInclude,
-      }));
+      row = await this.cache.writing(scope.organizationId, async () => {
+        await this.prisma.contact.update({
+          where: { id, organizationId: scope.organizationId },
+          data: {
+            name: dto.name,
+            email: dto.email,
+            phone: dto.phone,
+            instagramId: dto.instagramId,
+            ...(dto.birthday !== undefined ? birthdayColumns(dto.birthday === null ? null : parseBirthday(dto.birthday)) : {}),
+          },
+          select: { id: true },
+        });
+        // Read back with its tags and consents in one statement (a concurrent write may show: never an older state).
+        const updated = await this.repository.find(scope, id);
+        if (!updated) throw new NotFoundException('Contact not found.');
+        return updated;
+      });
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundException('Contact not found.');
       throw conflictOf(error) ?? error;
