@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config';
 import { PrismaService } from '../prisma/prisma.service';
 import { JobProducer } from '../queues/job-producer.service';
 import { JobName } from '../queues/queue.catalogue';
-import type { Prisma } from '../../generated/prisma/client';
+import { Prisma } from '../../generated/prisma/client';
 
 /** Handled events are kept this long (to look into), then purged. */
 export const OUTBOX_RETENTION_DAYS = 7;
@@ -52,6 +52,17 @@ export class OutboxService {
   async append(tx: Prisma.TransactionClient, events: NewOutboxEvent[]): Promise<void> {
     if (events.length === 0) return;
     await tx.outboxEvent.createMany({ data: events.map((e) => ({ ...e, namespace: this.config.QUEUE_PREFIX })) });
+  }
+
+  /**
+   * The same as `append`, as a statement to run inside a bigger one (a CTE of the caller's write): inserts one event
+   * per row of `events`, a relation with the columns `"organizationId"`, `type` and `payload` (jsonb).
+   */
+  appendFrom(events: Prisma.Sql): Prisma.Sql {
+    return Prisma.sql`
+      INSERT INTO outbox_events ("organizationId", namespace, type, payload, "availableAt", "createdAt")
+      SELECT e."organizationId", ${this.config.QUEUE_PREFIX}, e.type, e.payload, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+      FROM (${events}) AS e`;
   }
 
   /** Wakes the drain after a commit. Never fails the caller: the events are stored, the scheduler drains them anyway. */

@@ -1,11 +1,21 @@
 import { Prisma } from '../../generated/prisma/client';
 
-/** True when `error` is a unique-constraint violation (optionally on one of `fields`). */
+/**
+ * True when `error` is a unique-constraint violation (optionally on one of `fields`): P2002 from a model query, or
+ * a raw query's P2010 whose driver cause is one (then named by its index, e.g. `contacts_organizationId_phone_key`).
+ */
 export function isUniqueViolation(error: unknown, fields?: string[]): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError) || error.code !== 'P2002') return false;
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  let target: unknown;
+  if (error.code === 'P2002') target = error.meta ?? {};
+  else if (error.code === 'P2010') {
+    const cause = (error.meta as { driverAdapterError?: { cause?: { kind?: string; constraint?: unknown } } } | undefined)?.driverAdapterError?.cause;
+    if (cause?.kind !== 'UniqueConstraintViolation') return false;
+    target = cause.constraint ?? {};
+  } else return false;
   if (!fields) return true;
-  const target = JSON.stringify(error.meta ?? {});
-  return fields.some((f) => target.includes(f));
+  const text = JSON.stringify(target);
+  return fields.some((f) => text.includes(f));
 }
 
 export function isNotFound(error: unknown): boolean {

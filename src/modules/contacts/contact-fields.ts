@@ -1,4 +1,5 @@
 import { isEmail } from 'class-validator';
+import { randomBytes } from 'node:crypto';
 import type { Channel } from '../../generated/prisma/enums';
 import { CHANNELS } from './consent/consent-state';
 
@@ -40,6 +41,13 @@ export function tagProblem(tag: string): string | null {
 /** Trimmed and without repeats, in the given order. */
 export function normalizeTags(tags: readonly string[] | undefined): string[] {
   return [...new Set((tags ?? []).map((t) => t.trim()))];
+}
+
+let sequence = 0;
+/** A cuid-shaped id made here, so a contact written in raw SQL can be linked to its tags without reading it back. */
+export function newContactId(): string {
+  sequence = (sequence + 1) % 36 ** 4;
+  return `c${Date.now().toString(36).padStart(8, '0')}${sequence.toString(36).padStart(4, '0')}${randomBytes(8).toString('hex').slice(0, 12)}`;
 }
 
 export interface ContactFields {

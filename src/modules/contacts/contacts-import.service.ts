@@ -1,13 +1,12 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { CsvError, parse } from 'csv-parse';
-import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { CacheService } from '../../core/cache/cache.service';
 import { isDataError, isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
 import type { TenantScope } from '../../core/auth/tenant-scope';
-import { ContactFields, birthdayColumns, validateRow } from './contact-fields';
+import { ContactFields, birthdayColumns, newContactId, validateRow } from './contact-fields';
 import type { ContactTagAddedEvent } from './contact.events';
 import { ConsentRepository } from './consent/consent.repository';
 import { ContactsRepository, Db } from './contacts.repository';
@@ -39,13 +38,6 @@ interface BatchOutcome {
   added: ContactTagAddedEvent[];
   /** Rows that target a contact another row of the batch already updates: written in a next batch, in file order. */
   deferred: Row[];
-}
-
-let sequence = 0;
-/** A cuid-shaped id made here, so a batch's contacts can be linked to their tags without reading them back. */
-function newContactId(): string {
-  sequence = (sequence + 1) % 36 ** 4;
-  return `c${Date.now().toString(36).padStart(8, '0')}${sequence.toString(36).padStart(4, '0')}${randomBytes(8).toString('hex').slice(0, 12)}`;
 }
 
 /**

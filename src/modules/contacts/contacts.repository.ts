@@ -6,6 +6,7 @@ import type { TenantScope } from '../../core/auth/tenant-scope';
 import type { Channel } from '../../generated/prisma/enums';
 import { type ConsentState, UNKNOWN } from './consent/consent-state';
 import { CONTACT_TAG_ADDED } from './contact.events';
+import { type ContactFields, birthdayColumns, newContactId } from './contact-fields';
 
 /** A Prisma client or an interactive transaction's client. */
 export type Db = Prisma.TransactionClient;
@@ -15,6 +16,9 @@ const contactInclude = {
   consents: { select: { channel: true, status: true } },
 } as const;
 export type ContactRow = Prisma.ContactGetPayload<{ include: typeof contactInclude }>;
+
+/** The columns a new contact is given. */
+export type NewContact = Pick<ContactFields, 'name' | 'email' | 'phone' | 'birthday' | 'instagramId'>;
 
 /** A contact row as the page query returns it: tag names and consents aggregated beside the columns. */
 type RawContactRow = Omit<ContactRow, 'tags'> & { tags: string[] };
@@ -111,6 +115,48 @@ export class ContactsRepository {
       WITH page AS (SELECT c.* FROM contacts c WHERE c.id = ${id} AND c."organizationId" = ${scope.organizationId})
       SELECT page.*, ${RELATIONS} FROM page`;
     return row ? toContactRow(row) : null;
+  }
+
+  /**
+   * Inserts a new contact with its tags (created as needed), one `contact.tag-added` event per tag, and takes one
+   * contact slot of the organization, in the caller's transaction and in two statements: the tags first, so the
+   * second statement (everything else) sees every tag row, this one's and any a concurrent write committed
+   * meanwhile. The organization's row is locked in that second statement only, until the caller commits.
+   * Answers null when no slot is free: the caller must then roll back (throw).
+   */
+  async insert(db: Db, orgId: string, fields: NewContact, tags: string[]): Promise<{ row: ContactRow; added: { contactId: string; tag: string }[] } | null> {
+    if (tags.length > 0) {
+      await db.tag.createMany({ data: tags.map((name) => ({ organizationId: orgId, name })), skipDuplicates: true });
+    }
+    const id = newContactId();
+    const now = new Date();
+    const birthday = birthdayColumns(fields.birthday);
+    const [inserted] = await db.$queryRaw<(Omit<RawContactRow, 'tags' | 'consents'> & { added: string[]; slot: boolean })[]>`
+      WITH contact AS (
+        INSERT INTO contacts (id, "organizationId", name, email, phone, birthday, "birthMonth", "birthDay", "instagramId", "createdAt", "updatedAt")
+        VALUES (${id}, ${orgId}, ${fields.name}, ${fields.email}, ${fields.phone}, ${birthday.birthday?.toISOString().slice(0, 10) ?? null}::date,
+                ${birthday.birthMonth}::smallint, ${birthday.birthDay}::smallint, ${fields.instagramId}, ${now}::timestamp(3), ${now}::timestamp(3))
+        RETURNING *
+      ), tag AS (
+        SELECT t.id, t.name FROM tags t WHERE t."organizationId" = ${orgId} AND t.name = ANY(${tags}::text[])
+      ), link AS (
+        INSERT INTO contact_tags ("contactId", "tagId") SELECT contact.id, tag.id FROM contact, tag RETURNING "tagId"
+      ), event AS (
+        ${this.outbox.appendFrom(Prisma.sql`
+          SELECT ${orgId}::text AS "organizationId", ${CONTACT_TAG_ADDED}::text AS type,
+                 jsonb_build_object('contactId', ${id}::text, 'tag', tag.name) AS payload
+          FROM link JOIN tag ON tag.id = link."tagId"`)}
+      ), slot AS (
+        UPDATE organizations SET "contactCount" = "contactCount" + 1 WHERE id = ${orgId} AND "contactCount" < "maxContacts" RETURNING id
+      )
+      SELECT contact.*, EXISTS (SELECT 1 FROM slot) AS slot,
+             ARRAY(SELECT tag.name FROM link JOIN tag ON tag.id = link."tagId") AS added
+      FROM contact`;
+    if (!inserted.slot) return null;
+    const { added, slot: _slot, ...columns } = inserted;
+    // A new contact has exactly these tags and no consent recorded yet: nothing to read back.
+    const row = toContactRow({ ...columns, tags: added, consents: [] });
+    return { row, added: added.map((tag) => ({ contactId: id, tag })) };
   }
 
   /**

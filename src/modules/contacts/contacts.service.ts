@@ -115,26 +115,18 @@ export class ContactsService {
     let added: ContactTagAddedEvent[] = [];
     let row: ContactRow;
     try {
-      row = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
-        const created = await tx.contact.create({
-          data: {
-            organizationId: orgId,
-            name: dto.name,
-            email: dto.email ?? null,
-            phone: dto.phone ?? null,
-            instagramId: dto.instagramId ?? null,
-            ...birthdayColumns(dto.birthday ? parseBirthday(dto.birthday) : null),
-          },
-        });
-        added = (await this.repository.attachTags(tx, orgId, tags.map((tag) => ({ contactId: created.id, tag })))).map((link) => ({
-          organizationId: orgId,
-          ...link,
-        }));
-        // The slot last: the organization's row stays locked (concurrent creates wait) only until the commit.
-        if (!(await this.repository.reserveSlot(tx, orgId))) throw new ContactCapExceededException(await this.maxContactsOf(tx, orgId));
-        // A new contact has exactly these tags and no consent recorded yet: nothing to read back.
-        return { ...created, tags: tags.map((name) => ({ tag: { name } })), consents: [] };
-      }));
+      ({ row, added } = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
+        const fields = {
+          name: dto.name,
+          email: dto.email ?? null,
+          phone: dto.phone ?? null,
+          instagramId: dto.instagramId ?? null,
+          birthday: dto.birthday ? parseBirthday(dto.birthday) : null,
+        };
+        const created = await this.repository.insert(tx, orgId, fields, tags);
+        if (!created) throw new ContactCapExceededException(await this.maxContactsOf(tx, orgId));
+        return { row: created.row, added: created.added.map((link) => ({ organizationId: orgId, ...link })) };
+      })));
     } catch (error) {
       throw conflictOf(error) ?? error;
     }
