@@ -33,6 +33,8 @@ export function productionEnv({ DATABASE_URL, REDIS_URL }, standIn, whatsapp) {
   return {
     ...process.env,
     NODE_ENV: 'production',
+    // As the Dockerfile sets it.
+    MALLOC_ARENA_MAX: '2',
     UNSUBSCRIBE_SECRET: 'benchmark-unsubscribe-secret-not-for-real-use',
     APP_URL: 'https://bench.zyva.test',
     CHANNEL_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
