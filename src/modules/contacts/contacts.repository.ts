@@ -69,21 +69,32 @@ export class ContactsRepository {
   ) {}
 
   /**
-   * One page, newest first, and the number of matching contacts: one statement (one round trip, one snapshot, so
-   * the total and the rows always agree), with each row's tags and consents. Only a page past the end needs a
-   * second statement, to count.
+   * One page, newest first, and the number of matching contacts, in one statement (one round trip, one snapshot:
+   * the total and the rows always agree), with each row's tags and consents. Unfiltered, the total is the
+   * organization's `contactCount`, which every write keeps exact in its own transaction, so a page reads only its
+   * rows (the index on organization and creation time, then the id among equal times), not every contact; a
+   * filtered page counts its matches. Only a page past the end needs a second statement, for the total.
    */
   async page(scope: TenantScope, filter: ContactFilter, skip: number, take: number): Promise<[ContactRow[], number]> {
+    const orgId = scope.organizationId;
+    const order = Prisma.sql`ORDER BY "createdAt" DESC, id DESC`;
+    const filtered = Boolean(filter.search || filter.tag || filter.consent);
     const where = this.sqlWhereOf(scope, filter);
-    const rows = await this.prisma.$queryRaw<(RawContactRow & { total: number })[]>`
-      WITH page AS (
-        SELECT c.*, count(*) OVER ()::int AS total FROM contacts c WHERE ${where}
-        ORDER BY c."createdAt" DESC, c.id DESC OFFSET ${skip} LIMIT ${take}
-      )
-      SELECT page.*, ${RELATIONS} FROM page ORDER BY page."createdAt" DESC, page.id DESC`;
+    const stored = Prisma.sql`(SELECT "contactCount" FROM organizations WHERE id = ${orgId})`;
+    const rows = await this.prisma.$queryRaw<(RawContactRow & { total: number })[]>(
+      filtered
+        ? Prisma.sql`
+          WITH page AS (SELECT c.*, count(*) OVER ()::int AS total FROM contacts c WHERE ${where} ${order} OFFSET ${skip} LIMIT ${take})
+          SELECT page.*, ${RELATIONS} FROM page ${order}`
+        : Prisma.sql`
+          WITH page AS (SELECT c.* FROM contacts c WHERE ${where} ${order} OFFSET ${skip} LIMIT ${take})
+          SELECT page.*, ${RELATIONS}, ${stored} AS total FROM page ${order}`,
+    );
     if (rows.length > 0 || skip === 0) return [rows.map(toContactRow), rows[0]?.total ?? 0];
-    const [{ total }] = await this.prisma.$queryRaw<{ total: number }[]>`SELECT count(*)::int AS total FROM contacts c WHERE ${where}`;
-    return [[], total];
+    const [{ total }] = await this.prisma.$queryRaw<{ total: number }[]>(
+      filtered ? Prisma.sql`SELECT count(*)::int AS total FROM contacts c WHERE ${where}` : Prisma.sql`SELECT ${stored} AS total`,
+    );
+    return [[], total ?? 0];
   }
 
   /** The filter of `page` in SQL (table alias `c`): the same contacts as `consentWhere` and Prisma's filters would match. */
@@ -118,45 +129,47 @@ export class ContactsRepository {
   }
 
   /**
-   * Inserts a new contact with its tags (created as needed), one `contact.tag-added` event per tag, and takes one
-   * contact slot of the organization, in the caller's transaction and in two statements: the tags first, so the
-   * second statement (everything else) sees every tag row, this one's and any a concurrent write committed
-   * meanwhile. The organization's row is locked in that second statement only, until the caller commits.
-   * Answers null when no slot is free: the caller must then roll back (throw).
+   * Inserts a new contact with its tags (created as needed) and one `contact.tag-added` event per tag, taking one
+   * contact slot of the organization, in two statements that each commit by themselves (no transaction held open
+   * across round trips):
+   * 1. the tags that do not exist yet (a tag row with no contact is a normal state: removing a tag leaves it too);
+   * 2. everything else at once: the slot (the organization's row, locked only until this statement commits),
+   *    the contact (only if a slot was free), its tag links and their events. Its snapshot begins after the first
+   *    statement, so it sees every tag row, this call's and any a concurrent write committed.
+   * Answers null, having written no contact, when no slot is free. A unique violation (email, phone) fails the
+   * second statement as a whole.
    */
-  async insert(db: Db, orgId: string, fields: NewContact, tags: string[]): Promise<{ row: ContactRow; added: { contactId: string; tag: string }[] } | null> {
+  async insert(orgId: string, fields: NewContact, tags: string[]): Promise<{ row: ContactRow; added: { contactId: string; tag: string }[] } | null> {
     if (tags.length > 0) {
-      await db.tag.createMany({ data: tags.map((name) => ({ organizationId: orgId, name })), skipDuplicates: true });
+      await this.prisma.tag.createMany({ data: tags.map((name) => ({ organizationId: orgId, name })), skipDuplicates: true });
     }
-    const id = newContactId();
     const now = new Date();
     const birthday = birthdayColumns(fields.birthday);
-    const [inserted] = await db.$queryRaw<(Omit<RawContactRow, 'tags' | 'consents'> & { added: string[]; slot: boolean })[]>`
-      WITH contact AS (
+    const [inserted] = await this.prisma.$queryRaw<(Omit<RawContactRow, 'tags' | 'consents'> & { added: string[] })[]>`
+      WITH slot AS (
+        UPDATE organizations SET "contactCount" = "contactCount" + 1 WHERE id = ${orgId} AND "contactCount" < "maxContacts" RETURNING id
+      ), contact AS (
         INSERT INTO contacts (id, "organizationId", name, email, phone, birthday, "birthMonth", "birthDay", "instagramId", "createdAt", "updatedAt")
-        VALUES (${id}, ${orgId}, ${fields.name}, ${fields.email}, ${fields.phone}, ${birthday.birthday?.toISOString().slice(0, 10) ?? null}::date,
-                ${birthday.birthMonth}::smallint, ${birthday.birthDay}::smallint, ${fields.instagramId}, ${now}::timestamp(3), ${now}::timestamp(3))
+        SELECT ${newContactId()}, slot.id, ${fields.name}, ${fields.email}, ${fields.phone}, ${birthday.birthday?.toISOString().slice(0, 10) ?? null}::date,
+               ${birthday.birthMonth}::smallint, ${birthday.birthDay}::smallint, ${fields.instagramId}, ${now}::timestamp(3), ${now}::timestamp(3)
+        FROM slot
         RETURNING *
       ), tag AS (
         SELECT t.id, t.name FROM tags t WHERE t."organizationId" = ${orgId} AND t.name = ANY(${tags}::text[])
       ), link AS (
-        INSERT INTO contact_tags ("contactId", "tagId") SELECT contact.id, tag.id FROM contact, tag RETURNING "tagId"
+        INSERT INTO contact_tags ("contactId", "tagId") SELECT contact.id, tag.id FROM contact, tag RETURNING "contactId", "tagId"
       ), event AS (
         ${this.outbox.appendFrom(Prisma.sql`
           SELECT ${orgId}::text AS "organizationId", ${CONTACT_TAG_ADDED}::text AS type,
-                 jsonb_build_object('contactId', ${id}::text, 'tag', tag.name) AS payload
+                 jsonb_build_object('contactId', link."contactId", 'tag', tag.name) AS payload
           FROM link JOIN tag ON tag.id = link."tagId"`)}
-      ), slot AS (
-        UPDATE organizations SET "contactCount" = "contactCount" + 1 WHERE id = ${orgId} AND "contactCount" < "maxContacts" RETURNING id
       )
-      SELECT contact.*, EXISTS (SELECT 1 FROM slot) AS slot,
-             ARRAY(SELECT tag.name FROM link JOIN tag ON tag.id = link."tagId") AS added
-      FROM contact`;
-    if (!inserted.slot) return null;
-    const { added, slot: _slot, ...columns } = inserted;
+      SELECT contact.*, ARRAY(SELECT tag.name FROM link JOIN tag ON tag.id = link."tagId") AS added FROM contact`;
+    if (!inserted) return null;
+    const { added, ...columns } = inserted;
     // A new contact has exactly these tags and no consent recorded yet: nothing to read back.
     const row = toContactRow({ ...columns, tags: added, consents: [] });
-    return { row, added: added.map((tag) => ({ contactId: id, tag })) };
+    return { row, added: added.map((tag) => ({ contactId: row.id, tag })) };
   }
 
   /**

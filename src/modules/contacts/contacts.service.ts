@@ -48,11 +48,11 @@ export function conflictOf(error: unknown): ConflictException | undefined {
 
 /**
  * Contacts of one organization. Every write keeps `Organization.contactCount`
- * exact in the same transaction, runs through `cache.writing` (the
- * organization's cached lists, organization and dashboard are gone before it
- * answers, or it is refused before anything changes), and records a
- * `contact.tag-added` outbox event in its transaction for each tag a contact
- * did not have (ContactsRepository.attachTags), kicking the drain after commit.
+ * exact in the same transaction (or statement), runs through `cache.writing`
+ * (the organization's cached lists, organization and dashboard are gone before
+ * it answers, or it is refused before anything changes), and records a
+ * `contact.tag-added` outbox event with it for each tag a contact did not have
+ * (ContactsRepository.insert and attachTags), kicking the drain after commit.
  */
 @Injectable()
 export class ContactsService {
@@ -115,7 +115,7 @@ export class ContactsService {
     let added: ContactTagAddedEvent[] = [];
     let row: ContactRow;
     try {
-      ({ row, added } = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
+      ({ row, added } = await this.cache.writing(orgId, async () => {
         const fields = {
           name: dto.name,
           email: dto.email ?? null,
@@ -123,10 +123,10 @@ export class ContactsService {
           instagramId: dto.instagramId ?? null,
           birthday: dto.birthday ? parseBirthday(dto.birthday) : null,
         };
-        const created = await this.repository.insert(tx, orgId, fields, tags);
-        if (!created) throw new ContactCapExceededException(await this.maxContactsOf(tx, orgId));
+        const created = await this.repository.insert(orgId, fields, tags);
+        if (!created) throw new ContactCapExceededException(await this.maxContactsOf(this.prisma, orgId));
         return { row: created.row, added: created.added.map((link) => ({ organizationId: orgId, ...link })) };
-      })));
+      }));
     } catch (error) {
       throw conflictOf(error) ?? error;
     }

@@ -2,7 +2,7 @@ import type { AppConfig } from '../../core/config/app-config';
 import type { OutboxEvent, OutboxService } from '../../core/outbox/outbox.service';
 import type { JobProducer } from '../../core/queues/job-producer.service';
 import { Prisma } from '../../generated/prisma/client';
-import { DRAIN_BATCH, FlowOutboxDrainService } from './flow-outbox-drain.service';
+import { DRAIN_BATCH, FlowOutboxDrainService, PURGE_EVERY_MS } from './flow-outbox-drain.service';
 import type { FlowTriggersService } from './flow-triggers.service';
 
 const event = (id: number, tag: string, attempts = 1): OutboxEvent => ({
@@ -14,13 +14,16 @@ const event = (id: number, tag: string, attempts = 1): OutboxEvent => ({
 });
 
 function setup(batches: OutboxEvent[][], tagAdded: (e: { contactId: string; tag: string }) => Promise<void> = async () => undefined) {
-  const calls = { completed: [] as bigint[][], failed: [] as [bigint, string, number | null][], kicks: 0, started: [] as string[] };
+  const calls = { completed: [] as bigint[][], failed: [] as [bigint, string, number | null][], kicks: 0, started: [] as string[], purges: 0 };
   const outbox = {
     claim: async () => batches.shift() ?? [],
     complete: async (ids: bigint[]) => void calls.completed.push(ids),
     failed: async (id: bigint, error: string, retryInMs: number | null) => void calls.failed.push([id, error, retryInMs]),
     kick: async () => void calls.kicks++,
-    purge: async () => 0,
+    purge: async () => {
+      calls.purges++;
+      return 0;
+    },
   };
   const triggers = {
     tagsWithFlows: async (events: { organizationId: string; tag: string }[]) =>
@@ -76,5 +79,22 @@ describe('FlowOutboxDrainService', () => {
     const report = await drain.run();
     expect(report.handled).toBe(20 * DRAIN_BATCH);
     expect(calls.kicks).toBe(1);
+  });
+
+  it('purges old handled events once per period, not on every drain that empties the outbox', async () => {
+    jest.useFakeTimers({ now: new Date('2026-12-01T12:00:00Z') });
+    try {
+      const { drain, calls } = setup([]);
+      for (let i = 0; i < 5; i++) await drain.run();
+      expect(calls.purges).toBe(1);
+      jest.setSystemTime(Date.now() + PURGE_EVERY_MS - 1);
+      await drain.run();
+      expect(calls.purges).toBe(1);
+      jest.setSystemTime(Date.now() + 1);
+      await drain.run();
+      expect(calls.purges).toBe(2);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -17,6 +17,11 @@ const LEASE_MS = 60_000;
 const MAX_BATCHES_PER_RUN = 20;
 /** Failures of one event before it is given up on (kept with its error until purged). */
 const MAX_EVENT_ATTEMPTS = 10;
+/**
+ * Old handled events are purged by the first drain that finds the outbox empty in each such period (per process),
+ * not by every one: a store adding tags all day empties it many times a second, and each purge scans the table.
+ */
+export const PURGE_EVERY_MS = 10 * 60_000;
 
 export interface OutboxDrainReport {
   handled: number;
@@ -35,6 +40,7 @@ export interface OutboxDrainReport {
 @Injectable()
 export class FlowOutboxDrainService implements OnApplicationBootstrap {
   private readonly logger = new Logger(FlowOutboxDrainService.name);
+  private lastPurgeAt = -Infinity;
 
   constructor(
     private readonly outbox: OutboxService,
@@ -57,7 +63,10 @@ export class FlowOutboxDrainService implements OnApplicationBootstrap {
     for (let round = 0; round < MAX_BATCHES_PER_RUN; round++) {
       const batch = await this.outbox.claim([CONTACT_TAG_ADDED], DRAIN_BATCH, LEASE_MS);
       if (batch.length === 0) {
-        report.purged = await this.outbox.purge();
+        if (Date.now() - this.lastPurgeAt >= PURGE_EVERY_MS) {
+          report.purged = await this.outbox.purge();
+          this.lastPurgeAt = Date.now();
+        }
         return report;
       }
       // Most tags start no flow (a CSV import tags thousands of contacts): those events are done in one query.
