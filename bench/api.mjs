@@ -157,19 +157,23 @@ async function removeKeys(redis, orgId, userIds, tokens) {
     ...userIds.map((u) => `zyva:ratelimit:plan:{${orgId}}:${u}`),
     `zyva:cache:org:{${orgId}}`,
     `zyva:cache:stats:{${orgId}}:dashboard`,
+    `zyva:cache:version:stats:{${orgId}}:dashboard`,
     `zyva:cache:index:{${orgId}}`,
     `zyva:cache:fence:{${orgId}}`,
     `zyva:cache:writing:{${orgId}}`,
     `zyva:plan:{${orgId}}`,
   ];
   const nodes = redis.isCluster ? redis.nodes('master') : [redis];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, found] = await node.scan(cursor, 'MATCH', `zyva:cache:contacts:{${orgId}}:*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== '0');
+  // The contact lists and their versions (zyva:cache:version:<entry>).
+  for (const pattern of [`zyva:cache:contacts:{${orgId}}:*`, `zyva:cache:version:contacts:{${orgId}}:*`]) {
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        keys.push(...found);
+      } while (cursor !== '0');
+    }
   }
   // One key per command: on a cluster the keys live in different slots.
   await Promise.all(keys.map((key) => redis.unlink(key)));
