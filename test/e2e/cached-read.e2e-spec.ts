@@ -41,8 +41,12 @@ describe('Cached read path (e2e)', () => {
     return user;
   }
 
-  const list = (user: RegisteredUser, query = '') =>
-    t.http.get(`/api/contacts${query}`).set(bearer(user.token)).set('X-Request-Id', `read-${Math.random().toString(36).slice(2)}`);
+  /** The request id the last `list` sent (requests of one test run one after the other). */
+  let sentId = '';
+  const list = (user: RegisteredUser, query = '') => {
+    sentId = `read-${Math.random().toString(36).slice(2)}`;
+    return t.http.get(`/api/contacts${query}`).set(bearer(user.token)).set('X-Request-Id', sentId);
+  };
 
   /** A request through Nest's chain (true) or answered by the hook (false). */
   async function throughNest<T>(request: () => Promise<T>): Promise<[T, boolean]> {
@@ -55,7 +59,7 @@ describe('Cached read path (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.headers['x-cache']).toBe(cache);
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(res.headers['x-request-id']).toBe(res.req.getHeader('x-request-id'));
+    expect(res.headers['x-request-id']).toBe(sentId);
     expect(Number(res.headers['x-ratelimit-limit'])).toBe(limit);
     expect(Number(res.headers['x-ratelimit-remaining'])).toBe(remaining);
     expect(Number(res.headers['x-ratelimit-reset'])).toBeGreaterThan(Date.now() / 1000);
