@@ -17,7 +17,8 @@
  *   BENCH_USERS (400) LOJA users of that organization, so the per-user plan limit (10,000/min) is
  *   never reached: every request goes through the AuthGuard (session GETEX), the plan throttler
  *   (one script on the organization's slot: the user's counter, the organization's plan, and the
- *   cached list the route will answer) and the cache interceptor, and answers 200 with X-Cache: HIT.
+ *   cached list the route will answer, or only its version) and the cache interceptor's hit, and answers
+ *   200 with X-Cache: HIT.
  *   Their sessions are written straight into Redis in the shape SessionService writes (logging in
  *   400 times would trip the per-IP login limit); the users exist in Postgres.
  * - The baseline (bench/api.bare.mjs) is a bare Nest + Fastify app whose one route answers the same
@@ -157,19 +158,23 @@ async function removeKeys(redis, orgId, userIds, tokens) {
     ...userIds.map((u) => `zyva:ratelimit:plan:{${orgId}}:${u}`),
     `zyva:cache:org:{${orgId}}`,
     `zyva:cache:stats:{${orgId}}:dashboard`,
+    `zyva:cache:version:stats:{${orgId}}:dashboard`,
     `zyva:cache:index:{${orgId}}`,
     `zyva:cache:fence:{${orgId}}`,
     `zyva:cache:writing:{${orgId}}`,
     `zyva:plan:{${orgId}}`,
   ];
   const nodes = redis.isCluster ? redis.nodes('master') : [redis];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, found] = await node.scan(cursor, 'MATCH', `zyva:cache:contacts:{${orgId}}:*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== '0');
+  // The contact lists and their versions (zyva:cache:version:<entry>).
+  for (const pattern of [`zyva:cache:contacts:{${orgId}}:*`, `zyva:cache:version:contacts:{${orgId}}:*`]) {
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        keys.push(...found);
+      } while (cursor !== '0');
+    }
   }
   // One key per command: on a cluster the keys live in different slots.
   await Promise.all(keys.map((key) => redis.unlink(key)));
@@ -251,7 +256,7 @@ async function main() {
     for (const target of targets) {
       const ratio = median(target.rps) / median(bare);
       const pairRatio = median(target.rps.map((rps, i) => rps / bare[i]));
-      console.log(`${target.label}        ${median(target.rps).toFixed(0)} req/s (median of ${ROUNDS}); ratio ${ratio.toFixed(2)} (goal >= 0.25), median of per-round ratios ${pairRatio.toFixed(2)}`);
+      console.log(`${target.label}        ${median(target.rps).toFixed(0)} req/s (median of ${ROUNDS}); ratio ${ratio.toFixed(2)} (goal >= 0.35), median of per-round ratios ${pairRatio.toFixed(2)}`);
     }
     console.log(`requests counted by the one-node plan throttler in the last minute: ${counted}`);
   } finally {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CachedReadPath } from './app.cached-read';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
@@ -63,6 +64,7 @@ import { SocialPostsModule } from './modules/social-posts/social-posts.module';
     { provide: APP_FILTER, useClass: HttpExceptionFilter },
     { provide: APP_GUARD, useExisting: AuthGuard },
     { provide: APP_GUARD, useExisting: RateLimitGuard },
+    CachedReadPath,
   ],
 })
 export class AppModule {}

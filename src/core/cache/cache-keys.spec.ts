@@ -8,6 +8,8 @@ describe('cache keys', () => {
     expect(cacheBookkeeping.fence('cm3x')).toBe('zyva:cache:fence:{cm3x}');
     expect(cacheBookkeeping.writing('cm3x')).toBe('zyva:cache:writing:{cm3x}');
     expect(cacheBookkeeping.index('cm3x')).toBe('zyva:cache:index:{cm3x}');
+    // The entry's own hash tag is the first one in the name: the same slot as the entry.
+    expect(cacheBookkeeping.version(cacheKeys.contacts('cm3x', '-'))).toBe('zyva:cache:version:contacts:{cm3x}:-');
     expect(() => cacheKeys.org('a}b')).toThrow(/braces/);
   });
 

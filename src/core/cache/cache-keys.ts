@@ -26,12 +26,15 @@ export const CACHE_TTL_SECONDS = {
  * Bookkeeping keys of an organization (full names, raw Redis):
  * - fence: bumped by every invalidation; a value loaded while it moved is not kept;
  * - writing: how many writes of the organization are in progress (expires on its own); no value is stored meanwhile;
- * - index: the organization's contact-list keys, so invalidating them never scans the keyspace.
+ * - index: the organization's contact-list keys, so invalidating them never scans the keyspace;
+ * - version: beside a serialized-body entry (the key relative to the prefix), a short name of the bytes it
+ *   holds, written with it and expiring with it, so a reader holding those bytes need not fetch them again.
  */
 export const cacheBookkeeping = {
   fence: (orgId: string) => `${CACHE_PREFIX}fence:${orgTag(orgId)}`,
   writing: (orgId: string) => `${CACHE_PREFIX}writing:${orgTag(orgId)}`,
   index: (orgId: string) => `${CACHE_PREFIX}index:${orgTag(orgId)}`,
+  version: (key: string) => `${CACHE_PREFIX}version:${key}`,
 };
 
 /** Outlives every cached value, so a fence read before a load is still there when the load ends. */

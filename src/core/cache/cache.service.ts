@@ -2,6 +2,7 @@ import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger, OnModuleInit, ServiceUnavailableException } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import type { Keyv } from 'keyv';
+import { createHash } from 'node:crypto';
 import { REDIS, keys } from '../redis/redis.constants';
 import { type RedisClient, scanKeys, unlinkKeys } from '../redis/redis.connection';
 import { CACHE_CLIENT } from './cache.tokens';
@@ -26,6 +27,20 @@ export interface LookupOptions {
   indexed?: boolean;
   /** The entry as already fetched in this request (by the rate limiter's script); a miss is read again. */
   prefetched?: Buffer;
+  /** The version Redis held beside `prefetched`, read in the same script. */
+  version?: string | null;
+  /**
+   * The body this process holds for the key (`memoOf`), when the rate
+   * limiter's script found its version still in Redis: answered as is.
+   */
+  unchanged?: CachedBody;
+}
+
+/** A decoded body kept in process: the bytes Redis held, what they decode to, and their version when it is known. */
+export interface CachedBody {
+  readonly raw: Buffer;
+  readonly body: Buffer;
+  version?: string;
 }
 
 export interface WriteOptions {
@@ -54,14 +69,18 @@ return redis.call('GET', KEYS[1]) or '0'`;
 /**
  * Stores a loaded value only if no invalidation happened since the load began
  * (fence unchanged) and no write is in progress, atomically, so a stale value
- * is never in Redis even for a moment. With it, the entry's index membership
- * and the organization's plan (copied out of its cached organization).
+ * is never in Redis even for a moment. With it, the entry's index membership,
+ * the organization's plan (copied out of its cached organization), and for a
+ * serialized body its version (KEYS[6], ARGV[8]), expiring at the entry's
+ * very instant.
  */
 const COMMIT_FILL = `
 if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+if ARGV[8] ~= '' then redis.call('SET', KEYS[6], ARGV[8], 'PXAT', redis.call('PEXPIRETIME', KEYS[3])) end
 if ARGV[4] == '1' then
   redis.call('SADD', KEYS[4], KEYS[3])
+  if ARGV[8] ~= '' then redis.call('SADD', KEYS[4], KEYS[6]) end
   redis.call('EXPIRE', KEYS[4], ARGV[5])
 end
 if ARGV[6] ~= '' then redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7]) end
@@ -69,7 +88,8 @@ return 1`;
 
 /**
  * Everything cached for one organization: bumps the fence, drops its contact
- * lists, its organization and stats (and its plan when asked). ARGV[1] is the
+ * lists (and their versions, listed in the index too), its organization and
+ * stats with the stats' version (and its plan when asked). ARGV[1] is the
  * phase: 'begin' also counts a write in progress (the marker, expiring on its
  * own), 'end' uncounts it, 'now' is a plain invalidation.
  */
@@ -84,7 +104,7 @@ local members = redis.call('SMEMBERS', KEYS[3])
 for i = 1, #members, 500 do
   redis.call('UNLINK', unpack(members, i, math.min(i + 499, #members)))
 end
-local removed = redis.call('UNLINK', KEYS[3], KEYS[4], KEYS[5]) + #members
+local removed = redis.call('UNLINK', KEYS[3], KEYS[4], KEYS[5], KEYS[7]) + #members
 if ARGV[2] == '1' then removed = removed + redis.call('UNLINK', KEYS[6]) end
 if ARGV[1] == 'end' and redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
 return removed`;
@@ -128,7 +148,7 @@ export class CacheService implements OnModuleInit {
   private readonly inflight = new Map<string, Promise<unknown>>();
   private failing = false;
   private keyv!: Keyv;
-  private readonly bodies = new Map<string, { raw: Buffer; body: Buffer }>();
+  private readonly bodies = new Map<string, CachedBody>();
   private readonly scripts: Record<'beginFill' | 'commitFill' | 'invalidateOrg' | 'bumpFence', ScriptRunner>;
 
   constructor(
@@ -145,8 +165,8 @@ export class CacheService implements OnModuleInit {
     };
     this.scripts = {
       beginFill: define('BeginFill', 2, BEGIN_FILL),
-      commitFill: define('CommitFill', 5, COMMIT_FILL),
-      invalidateOrg: define('InvalidateOrg', 6, INVALIDATE_ORG),
+      commitFill: define('CommitFill', 6, COMMIT_FILL),
+      invalidateOrg: define('InvalidateOrg', 7, INVALIDATE_ORG),
       bumpFence: define('BumpFence', 1, BUMP_FENCE),
     };
   }
@@ -173,18 +193,37 @@ export class CacheService implements OnModuleInit {
    * A serialized response body (JSON text) as bytes ready to send. Same entry
    * format as `lookup`, plus a small in-process memo keyed by the exact bytes
    * Redis answered: a hit whose bytes did not change reuses the decoded body
-   * instead of parsing and encoding it again. Redis stays the source of truth.
+   * instead of parsing and encoding it again. Redis stays the source of truth:
+   * the memo is answered as is only when the rate limiter's script found, in
+   * the same request, that Redis still holds its version (`unchanged`).
    */
   async lookupBody(key: string, ttlSeconds: number, render: () => Promise<string>, options: LookupOptions = {}): Promise<CacheLookup<Buffer>> {
+    const cached = await this.cachedBody(key, options);
+    if (cached) return { value: cached, hit: true };
+    return { value: Buffer.from(await this.loadOnce(key, ttlSeconds, render, options, true)), hit: false };
+  }
+
+  /** The hit half of `lookupBody`: the cached body, or undefined when it must be rendered. */
+  async cachedBody(key: string, options: LookupOptions = {}): Promise<Buffer | undefined> {
     ownerOrThrow(key);
+    if (options.unchanged) return options.unchanged.body;
     const raw = options.prefetched ?? (await this.readRaw(key));
-    if (raw) {
-      const memo = this.bodies.get(key);
-      if (memo && memo.raw.equals(raw)) return { value: memo.body, hit: true };
-      const text = await this.decode<unknown>(key, raw);
-      if (typeof text === 'string') return { value: this.remember(key, raw, text), hit: true };
+    if (!raw) return undefined;
+    const version = options.prefetched ? (options.version ?? undefined) : undefined;
+    const memo = this.bodies.get(key);
+    if (memo && memo.raw.equals(raw)) {
+      // The same bytes, read with their version: a later request may name it instead of fetching them.
+      if (version) memo.version = version;
+      return memo.body;
     }
-    return { value: Buffer.from(await this.loadOnce(key, ttlSeconds, render, options)), hit: false };
+    const text = await this.decode<unknown>(key, raw);
+    return typeof text === 'string' ? this.remember(key, raw, text, version) : undefined;
+  }
+
+  /** The body this process holds for a key, if it knows the version of its bytes (for the rate limiter's script to compare). */
+  memoOf(key: string): CachedBody | undefined {
+    const memo = this.bodies.get(key);
+    return memo?.version ? memo : undefined;
   }
 
   /**
@@ -248,7 +287,7 @@ export class CacheService implements OnModuleInit {
     await Promise.all(
       [...byOwner].map(async ([owner, owned]) => {
         await this.scripts.bumpFence(cacheBookkeeping.fence(owner), BOOKKEEPING_TTL_SECONDS);
-        await this.redis.unlink(...owned.map((k) => CACHE_PREFIX + k));
+        await this.redis.unlink(...owned.flatMap((k) => [CACHE_PREFIX + k, cacheBookkeeping.version(k)]));
       }),
     );
   }
@@ -267,6 +306,7 @@ export class CacheService implements OnModuleInit {
       CACHE_PREFIX + cacheKeys.org(orgId),
       CACHE_PREFIX + cacheKeys.dashboard(orgId),
       keys.plan(orgId),
+      cacheBookkeeping.version(cacheKeys.dashboard(orgId)),
       phase,
       plan ? '1' : '0',
       BOOKKEEPING_TTL_SECONDS,
@@ -309,18 +349,20 @@ export class CacheService implements OnModuleInit {
     return JSON.stringify(await this.keyv.serializeData({ value, expires: Date.now() + ttlMs }));
   }
 
-  private remember(key: string, raw: Buffer, text: string): Buffer {
+  private remember(key: string, raw: Buffer, text: string, version?: string): Buffer {
     const body = Buffer.from(text);
     this.bodies.delete(key);
-    this.bodies.set(key, { raw, body });
+    // A copy: the reply may be a slice of a larger socket read, which the memo would otherwise keep alive.
+    this.bodies.set(key, { raw: Buffer.from(raw), body, version });
     if (this.bodies.size > BODY_MEMO_ENTRIES) this.bodies.delete(this.bodies.keys().next().value!);
     return body;
   }
 
-  private loadOnce<T>(key: string, ttlSeconds: number, load: () => Promise<T>, options: LookupOptions): Promise<T> {
+  /** `versioned`: the value is a serialized body, stored with its version. */
+  private loadOnce<T>(key: string, ttlSeconds: number, load: () => Promise<T>, options: LookupOptions, versioned = false): Promise<T> {
     let flight = this.inflight.get(key) as Promise<T> | undefined;
     if (!flight) {
-      const started: Promise<T> = this.fill(key, ttlSeconds, load, options).finally(() => {
+      const started: Promise<T> = this.fill(key, ttlSeconds, load, options, versioned).finally(() => {
         if (this.inflight.get(key) === started) this.inflight.delete(key);
       });
       this.inflight.set(key, started);
@@ -329,7 +371,7 @@ export class CacheService implements OnModuleInit {
     return flight;
   }
 
-  private async fill<T>(key: string, ttlSeconds: number, load: () => Promise<T>, options: LookupOptions): Promise<T> {
+  private async fill<T>(key: string, ttlSeconds: number, load: () => Promise<T>, options: LookupOptions, versioned: boolean): Promise<T> {
     const owner = ownerOrThrow(key);
     const fence = cacheBookkeeping.fence(owner);
     const writing = cacheBookkeeping.writing(owner);
@@ -344,19 +386,22 @@ export class CacheService implements OnModuleInit {
     if (typeof seen !== 'string' || value === undefined || value === null) return value;
     try {
       const ttlMs = ttlSeconds * 1000;
+      const encoded = await this.encode(value, ttlMs);
       await this.scripts.commitFill(
         fence,
         writing,
         CACHE_PREFIX + key,
         cacheBookkeeping.index(owner),
         keys.plan(owner),
+        cacheBookkeeping.version(key),
         seen,
-        await this.encode(value, ttlMs),
+        encoded,
         ttlMs,
         options.indexed ? '1' : '',
         BOOKKEEPING_TTL_SECONDS,
         key === cacheKeys.org(owner) ? planOf(value) : '',
         PLAN_TTL_SECONDS,
+        versioned ? versionOf(encoded) : '',
       );
     } catch (error) {
       this.failed(error);
@@ -390,6 +435,11 @@ function ownerOrThrow(key: string): string {
   const owner = ownerOf(key);
   if (!owner) throw new Error(`Cache key "${key}" names no organization: cache keys are <kind>:{<orgId>}…`);
   return owner;
+}
+
+/** The version of stored bytes: their hash (any two different entries of a key get different ones). */
+function versionOf(encoded: string): string {
+  return createHash('sha256').update(encoded).digest('base64url').slice(0, 24);
 }
 
 function planOf(value: unknown): string {

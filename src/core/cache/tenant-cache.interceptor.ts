@@ -1,10 +1,10 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata, UseInterceptors, applyDecorators } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata, type Type, UseInterceptors, applyDecorators } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { Observable, from, lastValueFrom } from 'rxjs';
 import { ownerOf } from './cache-keys';
-import { CacheService } from './cache.service';
+import { type CachedBody, CacheService, type LookupOptions } from './cache.service';
 
 export interface TenantCacheOptions {
   /** The key (relative to `zyva:cache:`); its owner segment must be the caller's organization. */
@@ -26,9 +26,11 @@ declare module 'fastify' {
     /**
      * The cache entry this request will read, once worked out; `raw` when the
      * rate limiter already fetched it in its own script (a hit then costs no
-     * round trip of its own; undefined: not fetched, null: not in Redis).
+     * round trip of its own; undefined: not fetched, null: not in Redis), with
+     * its `version`; `unchanged` when the script found that Redis still holds
+     * the version of the body this process already has (nothing fetched).
      */
-    tenantCache?: { key: string; raw?: Buffer | null };
+    tenantCache?: { key: string; raw?: Buffer | null; version?: string | null; unchanged?: CachedBody };
   }
 }
 
@@ -45,6 +47,9 @@ export function tenantCacheKey(reflector: Reflector, context: ExecutionContext, 
   return key;
 }
 
+/** Every handler decorated with TenantCached (its controller and method), for the cached read path (CachedReadPath). */
+export const tenantCachedRoutes: { controller: Type; handler: (...args: unknown[]) => unknown }[] = [];
+
 /**
  * Caches a GET route per organization and answers `X-Cache: HIT|MISS`.
  * Unlike the stock CacheInterceptor (keyed by URL alone) the key always names
@@ -52,7 +57,11 @@ export function tenantCacheKey(reflector: Reflector, context: ExecutionContext, 
  * A hit is answered before pipes and handler run.
  */
 export const TenantCached = (options: TenantCacheOptions) =>
-  applyDecorators(SetMetadata(TENANT_CACHE, options), UseInterceptors(TenantCacheInterceptor));
+  applyDecorators(SetMetadata(TENANT_CACHE, options), UseInterceptors(TenantCacheInterceptor), (target: object, _key: string | symbol, descriptor?: PropertyDescriptor) => {
+    if (options.store !== 'value' && typeof descriptor?.value === 'function') {
+      tenantCachedRoutes.push({ controller: target.constructor as Type, handler: descriptor.value as (...args: unknown[]) => unknown });
+    }
+  });
 
 /** The query string with its parameters sorted: every distinct valid query is its own entry, unknown ones included. */
 export function canonicalQuery(request: FastifyRequest): string {
@@ -80,17 +89,47 @@ export class TenantCacheInterceptor implements NestInterceptor {
     return from(this.answer(key, request, options, http.getResponse<FastifyReply>(), next));
   }
 
+  /**
+   * What `intercept` answers on a hit of a serialized-body route, with the
+   * same headers set, for a caller that answers it itself (the cached read
+   * path, see CachedReadPath); undefined when the route must run (a miss, a
+   * value route, no cache key), which `intercept` then does as usual. An entry
+   * the rate limiter found absent is not read again here.
+   */
+  async hit(context: ExecutionContext): Promise<Buffer | undefined> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const key = tenantCacheKey(this.reflector, context, request);
+    if (key === undefined || request.tenantCache?.raw === null) return undefined;
+    const options = this.reflector.get<TenantCacheOptions>(TENANT_CACHE, context.getHandler());
+    if (options.store === 'value') return undefined;
+    const body = await this.cache.cachedBody(key, lookupOf(request, options));
+    if (body) markBody(http.getResponse<FastifyReply>(), true);
+    return body;
+  }
+
   private async answer(key: string, request: FastifyRequest, options: TenantCacheOptions, reply: FastifyReply, next: CallHandler): Promise<unknown> {
     const handle = () => lastValueFrom(next.handle());
-    const lookup = { indexed: options.indexed, prefetched: request.tenantCache?.raw ?? undefined };
+    const lookup = lookupOf(request, options);
     if (options.store === 'value') {
       const { value, hit } = await this.cache.lookup(key, options.ttlSeconds, handle, lookup);
       reply.header('X-Cache', hit ? 'HIT' : 'MISS');
       return value;
     }
     const { value, hit } = await this.cache.lookupBody(key, options.ttlSeconds, async () => JSON.stringify(await handle()), lookup);
-    reply.header('X-Cache', hit ? 'HIT' : 'MISS');
-    reply.header('content-type', 'application/json; charset=utf-8');
+    markBody(reply, hit);
     return value;
   }
+}
+
+/** What the rate limiter's script already found for this request's entry. */
+function lookupOf(request: FastifyRequest, options: TenantCacheOptions): LookupOptions {
+  const found = request.tenantCache;
+  return { indexed: options.indexed, prefetched: found?.raw ?? undefined, version: found?.version, unchanged: found?.unchanged };
+}
+
+/** The headers of a serialized body answered by the cache or by the route. */
+function markBody(reply: FastifyReply, hit: boolean): void {
+  reply.header('X-Cache', hit ? 'HIT' : 'MISS');
+  reply.header('content-type', 'application/json; charset=utf-8');
 }

@@ -14,7 +14,7 @@ export const UNMATCHED_ROUTE = 'unmatched';
  */
 export function installHttpMetrics(fastify: FastifyInstance, metrics: MetricsService): void {
   // Label children resolved once per (method, route, status): prom-client hashes label objects on every call.
-  const series = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+  const series = new Map<string, { count: () => void; observe: (seconds: number) => void; hit: () => void; miss: () => void }>();
   const seriesOf = (method: string, route: string, status: number) => {
     const id = `${method} ${status} ${route}`;
     let found = series.get(id);
@@ -22,7 +22,15 @@ export function installHttpMetrics(fastify: FastifyInstance, metrics: MetricsSer
       const labels = { method, route, status_code: String(status) };
       const counter = metrics.httpRequests.labels(labels);
       const histogram = metrics.httpDuration.labels(labels);
-      found = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
+      // Cache series only once a response of the route says HIT or MISS, so uncached routes show none.
+      let hits: { inc: () => void } | undefined;
+      let misses: { inc: () => void } | undefined;
+      found = {
+        count: () => counter.inc(),
+        observe: (seconds) => histogram.observe(seconds),
+        hit: () => (hits ??= metrics.cacheResponses.labels({ route, result: 'hit' })).inc(),
+        miss: () => (misses ??= metrics.cacheResponses.labels({ route, result: 'miss' })).inc(),
+      };
       series.set(id, found);
     }
     return found;
@@ -36,7 +44,8 @@ export function installHttpMetrics(fastify: FastifyInstance, metrics: MetricsSer
 
     // The cache interceptor marks cached routes with X-Cache; reading the header keeps the two decoupled.
     const cache = reply.getHeader('x-cache');
-    if (cache === 'HIT' || cache === 'MISS') metrics.cacheResponses.inc({ route, result: cache.toLowerCase() });
+    if (cache === 'HIT') s.hit();
+    else if (cache === 'MISS') s.miss();
     if (reply.statusCode === 429) metrics.throttled.inc({ route });
     done();
   });

@@ -4,13 +4,15 @@ import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard, type Th
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import type { Plan } from '../../generated/prisma/enums';
-import { CACHE_PREFIX, cacheKeys } from '../cache/cache-keys';
+import { CACHE_PREFIX, cacheBookkeeping, cacheKeys } from '../cache/cache-keys';
+import { CacheService } from '../cache/cache.service';
 import { tenantCacheKey } from '../cache/tenant-cache.interceptor';
 import { PLAN_LIMITS, PLAN_LOOKUP, type PlanLookup } from '../plans/plans';
 import { isDatabaseUnavailable } from '../prisma/prisma-errors';
 import { KEY_PREFIX, keys, orgTag } from '../redis/redis.constants';
 import { rateLimitSubject } from './client-ip';
 import { LimiterStatus } from './limiter-status';
+import '../auth/guards-settled';
 import { RateLimitStorage, type WindowHit } from './rate-limit.storage';
 
 export const PLAN_THROTTLER = 'plan';
@@ -61,7 +63,9 @@ interface Window {
  * Per-IP limits count IPv6 clients by /64 (see rateLimitSubject); every
  * per-IP or per-account window is one Redis key.
  * For a cached route the same script also fetches the entry the cache
- * interceptor will read (see TenantCacheInterceptor), saving its round trip.
+ * interceptor will read (see TenantCacheInterceptor), saving its round trip,
+ * or, when this process already holds that entry's bytes and Redis still
+ * holds their version, says so instead of sending them again.
  * Redis unreachable: requests pass (fail open), said once in the log and in `/health`.
  */
 @Injectable()
@@ -76,6 +80,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     reflector: Reflector,
     @Inject(PLAN_LOOKUP) private readonly organizations: PlanLookup,
     private readonly status: LimiterStatus,
+    private readonly cache: CacheService,
   ) {
     super(options, storage, reflector);
   }
@@ -84,6 +89,8 @@ export class RateLimitGuard extends ThrottlerGuard {
     if (context.getType() !== 'http') return true;
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
+    // Already counted before Nest's chain (the cached read path): the AuthGuard, first, answered for both.
+    if (request.guardsSettled) return true;
     // The route pattern, not the raw URL: Fastify routes `/%61pi/…` to `/api/…`, so a URL check could be dodged.
     const route = request.routeOptions.url ?? '';
     if (!route.startsWith('/api/')) return true;
@@ -114,16 +121,17 @@ export class RateLimitGuard extends ThrottlerGuard {
     const ttl = this.ttlOf(PLAN_THROTTLER);
     let hit;
     try {
+      const known = cacheKey ? this.cache.memoOf(cacheKey) : undefined;
       hit = await this.storage.planHit(
         {
           counter: rateLimitKeys.plan(orgId, userId),
           plan: keys.plan(orgId),
           organization: CACHE_PREFIX + cacheKeys.org(orgId),
-          prefetch: cacheKey && CACHE_PREFIX + cacheKey,
+          prefetch: cacheKey ? { entry: CACHE_PREFIX + cacheKey, version: cacheBookkeeping.version(cacheKey), known: known?.version } : undefined,
         },
         ttl,
       );
-      if (cacheKey) request.tenantCache = { key: cacheKey, raw: hit.prefetched };
+      if (cacheKey) request.tenantCache = hit.unchanged ? { key: cacheKey, unchanged: known } : { key: cacheKey, raw: hit.prefetched, version: hit.version };
       this.status.recovered();
     } catch (error) {
       this.status.failed(error);

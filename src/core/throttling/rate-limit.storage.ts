@@ -27,8 +27,14 @@ export interface WindowHit {
  * organization (Keyv's `{ value, expires }`, JSON-encoded by the store). So
  * the plan limit costs no round trip of its own; no plan found answers nil and
  * the caller looks the organization up instead. When the route is cached, the
- * entry it will read (KEYS[4]) comes back too, so a cached GET needs no round
- * trip of its own either. All keys carry the organization's hash tag.
+ * entry it will read (KEYS[4]) comes back too, with its version (KEYS[5], see
+ * CacheService), so a cached GET needs no round trip of its own either. When
+ * the caller already holds the entry of version ARGV[2] (its in-process memo),
+ * and Redis still holds that version of it, the script answers 1 instead of
+ * the entry: the version is written by the same script as the entry and
+ * expires at the same instant, so an entry deleted, expired or written by
+ * anything else (which sets its own expiry) never matches. All keys carry the
+ * organization's hash tag.
  */
 const PLAN_HIT = `
 local hits = redis.call('INCR', KEYS[1])
@@ -49,16 +55,26 @@ if not plan then
   end
 end
 local prefetched = false
-if KEYS[4] then prefetched = redis.call('GET', KEYS[4]) end
-return { hits, ttl, plan, prefetched }`;
+local version = false
+if KEYS[4] then
+  version = redis.call('GET', KEYS[5])
+  if version and redis.call('PEXPIRETIME', KEYS[5]) ~= redis.call('PEXPIRETIME', KEYS[4]) then version = false end
+  if version and version == ARGV[2] then return { hits, ttl, plan, 1 } end
+  prefetched = redis.call('GET', KEYS[4])
+end
+return { hits, ttl, plan, prefetched, version }`;
 
 export interface PlanHit {
   totalHits: number;
   msToExpire: number;
   /** The plan found in Redis, or null when it must be looked up. */
   plan: string | null;
-  /** The raw cache entry asked for, null when absent (undefined when none was asked for). */
+  /** The raw cache entry asked for, null when absent (undefined when none was asked for, or when `unchanged`). */
   prefetched?: Buffer | null;
+  /** The version of `prefetched` (null when it has none, or none that matches it). */
+  version?: string | null;
+  /** Redis holds the version of the entry the caller named (`knownVersion`): nothing was fetched. */
+  unchanged?: boolean;
 }
 
 export interface PlanHitKeys {
@@ -69,14 +85,20 @@ export interface PlanHitKeys {
   /** The cached organization, `zyva:cache:org:{orgId}`. */
   organization: string;
   /** The cache entry the route will read, if it is a cached route. */
-  prefetch?: string;
+  prefetch?: {
+    entry: string;
+    /** Its version key (CacheService's `versionKey`). */
+    version: string;
+    /** The version of the entry the caller already holds: answered `unchanged` instead of the entry while Redis still holds it. */
+    known?: string;
+  };
 }
 
-type PlanHitReply = Promise<[number, number, Buffer | null, Buffer | null]>;
+type PlanHitReply = Promise<[number, number, Buffer | null, Buffer | null | 1 | undefined, Buffer | null | undefined]>;
 type Scripted = {
   zyvaWindowHit(key: string, ttlMs: number): Promise<[number, number]>;
   zyvaPlanHitBuffer(counter: string, plan: string, organization: string, ttl: number): PlanHitReply;
-  zyvaPlanHitPrefetchBuffer(counter: string, plan: string, organization: string, prefetch: string, ttl: number): PlanHitReply;
+  zyvaPlanHitPrefetchBuffer(counter: string, plan: string, organization: string, prefetch: string, version: string, ttl: number, known: string): PlanHitReply;
 };
 
 /**
@@ -96,7 +118,7 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
     // commands by it (a per-call count would group calls of different organizations, on different nodes, together).
     // The Buffer variants keep a prefetched body as bytes.
     this.redis.defineCommand('zyvaPlanHit', { numberOfKeys: 3, lua: PLAN_HIT });
-    this.redis.defineCommand('zyvaPlanHitPrefetch', { numberOfKeys: 4, lua: PLAN_HIT });
+    this.redis.defineCommand('zyvaPlanHitPrefetch', { numberOfKeys: 5, lua: PLAN_HIT });
   }
 
   private get scripted(): Scripted {
@@ -110,10 +132,22 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
   }
 
   async planHit(keys: PlanHitKeys, ttlMs: number): Promise<PlanHit> {
-    const [totalHits, msToExpire, plan, prefetched] = keys.prefetch
-      ? await this.scripted.zyvaPlanHitPrefetchBuffer(keys.counter, keys.plan, keys.organization, keys.prefetch, ttlMs)
-      : await this.scripted.zyvaPlanHitBuffer(keys.counter, keys.plan, keys.organization, ttlMs);
-    return { totalHits, msToExpire, plan: plan ? plan.toString() : null, prefetched: keys.prefetch ? prefetched : undefined };
+    if (!keys.prefetch) {
+      const [totalHits, msToExpire, plan] = await this.scripted.zyvaPlanHitBuffer(keys.counter, keys.plan, keys.organization, ttlMs);
+      return { totalHits, msToExpire, plan: plan ? plan.toString() : null };
+    }
+    const [totalHits, msToExpire, plan, prefetched, version] = await this.scripted.zyvaPlanHitPrefetchBuffer(
+      keys.counter,
+      keys.plan,
+      keys.organization,
+      keys.prefetch.entry,
+      keys.prefetch.version,
+      ttlMs,
+      keys.prefetch.known ?? '',
+    );
+    const plain = plan ? plan.toString() : null;
+    if (prefetched === 1) return { totalHits, msToExpire, plan: plain, unchanged: true };
+    return { totalHits, msToExpire, plan: plain, prefetched: prefetched ?? null, version: version ? version.toString() : null };
   }
 
   override async onModuleDestroy(): Promise<void> {

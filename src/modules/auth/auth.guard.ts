@@ -12,6 +12,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Role } from '../../generated/prisma/enums';
 import { IS_PUBLIC, ROLES } from '../../core/auth/auth.decorators';
 import { isCrossSiteCookieWrite } from '../../core/auth/cross-site';
+import { settledOutcome } from '../../core/auth/guards-settled';
 import { SESSION_COOKIE } from '../../core/auth/auth.types';
 import { SessionService } from './session.service';
 
@@ -25,6 +26,8 @@ export function sessionTokenOf(request: FastifyRequest): string | undefined {
 /**
  * Global guard: every route needs a live session unless marked @Public(); @Roles() narrows it.
  * A cookie-authenticated change coming from another site is refused (see isCrossSiteCookieWrite).
+ * When both global guards already ran for the request (the cached read path),
+ * it answers their outcome for both instead.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -37,10 +40,12 @@ export class AuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const settled = settledOutcome(request);
+    if (settled !== undefined) return settled;
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
 
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
     const token = sessionTokenOf(request);
     if (!token) throw new UnauthorizedException('Authentication required.');
 

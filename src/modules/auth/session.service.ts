@@ -19,6 +19,15 @@ interface StoredSession extends SessionData {
 const INDEX_TTL_SECONDS = 2 * SESSION_TTL_SECONDS;
 /** A session whose index would expire within a session lifetime plus a day refreshes it. */
 const REINDEX_BEFORE_MS = (SESSION_TTL_SECONDS + 24 * 3600) * 1000;
+/** Sessions whose parsed form is kept in process (a few MB at most), least recently stored dropped first. */
+const PARSED_SESSIONS = 5000;
+
+/** A session as last read from Redis: the exact value, and what it parses to. */
+interface ParsedSession {
+  raw: string;
+  auth: Readonly<AuthContext>;
+  indexedUntil?: number;
+}
 
 /**
  * Opaque sessions in Redis: `zyva:session:<token>` with a 7-day sliding TTL,
@@ -32,10 +41,15 @@ const REINDEX_BEFORE_MS = (SESSION_TTL_SECONDS + 24 * 3600) * 1000;
  * refreshes it when used; at that point the session has at most 7 days left.
  * The refresh re-adds the token, so a session whose index was lost is listed
  * again. It runs about once a week per session, not on every request.
+ *
+ * Every request reads its session from Redis (GETEX); only the parsing is
+ * kept in process, keyed by the token and the exact value read, so a session
+ * changed or ended anywhere is seen on its next request.
  */
 @Injectable()
 export class SessionService {
   private readonly logger = new Logger(SessionService.name);
+  private readonly parsed = new Map<string, ParsedSession>();
 
   constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
 
@@ -55,17 +69,34 @@ export class SessionService {
   }
 
   /** Reads and slides the session in one round trip (GETEX … EX). */
-  async resolve(token: string): Promise<AuthContext | null> {
+  async resolve(token: string): Promise<Readonly<AuthContext> | null> {
     const raw = await this.redis.getex(keys.session(token), 'EX', SESSION_TTL_SECONDS);
-    if (!raw) return null;
-    const { indexedUntil, ...session } = JSON.parse(raw) as StoredSession;
+    if (!raw) {
+      this.parsed.delete(token);
+      return null;
+    }
+    const { auth, indexedUntil } = this.parse(token, raw);
     if (!(typeof indexedUntil === 'number' && indexedUntil > Date.now() + REINDEX_BEFORE_MS)) {
+      const { token: _token, ...session } = auth;
       await this.reindex(token, { ...session, indexedUntil });
     }
-    return { ...session, token };
+    return auth;
+  }
+
+  /** The parsed session, reused while the value read is the same string (frozen: requests share it). */
+  private parse(token: string, raw: string): ParsedSession {
+    const known = this.parsed.get(token);
+    if (known && known.raw === raw) return known;
+    const { indexedUntil, ...session } = JSON.parse(raw) as StoredSession;
+    const parsed = { raw, auth: Object.freeze({ ...session, token }), indexedUntil };
+    this.parsed.delete(token);
+    this.parsed.set(token, parsed);
+    if (this.parsed.size > PARSED_SESSIONS) this.parsed.delete(this.parsed.keys().next().value!);
+    return parsed;
   }
 
   async destroy(token: string, userId: string): Promise<void> {
+    this.parsed.delete(token);
     await Promise.all([this.redis.unlink(keys.session(token)), this.redis.srem(keys.userSessions(userId), token)]);
   }
 
