@@ -111,7 +111,8 @@ describe('tag triggers through the outbox (e2e)', () => {
     }, 10_000, 200);
     expect(again).toEqual([expect.objectContaining({ id: pending.id, attempts: 2 })]); // the first drain died: handed out again
 
-    expect(await outbox.purge()).toBeGreaterThanOrEqual(1);
+    // Another suite's drain on this database may purge the old event first: what counts is which events are left.
+    await outbox.purge();
     const left = await api.prisma.outboxEvent.findMany({ where: { id: { in: [pending.id, handledLongAgo.id, handledRecently.id, pendingLongAgo.id] } }, select: { id: true } });
     expect(left.map((e) => e.id).sort()).toEqual([pending.id, handledRecently.id, pendingLongAgo.id].sort());
     await api.prisma.outboxEvent.deleteMany({ where: { organizationId: user.organizationId, type: { startsWith: type } } });
