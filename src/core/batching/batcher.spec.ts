@@ -58,4 +58,23 @@ describe('Batcher', () => {
     });
     await expect(batcher.add(1)).rejects.toThrow('synchronous');
   });
+
+  it('lets the next batch go once the ones running are older than staleMs (a statement that hangs)', async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number, number>(
+      (xs) => {
+        batches.push(xs);
+        return xs.includes(1) ? new Promise<number[]>(() => undefined) : Promise.resolve(xs);
+      },
+      500,
+      1,
+      50,
+    );
+    void batcher.add(1); // never answers
+    await new Promise((r) => setImmediate(r));
+    const started = Date.now();
+    expect(await batcher.add(2)).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+    expect(batches).toEqual([[1], [2]]);
+  });
 });

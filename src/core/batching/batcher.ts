@@ -9,24 +9,37 @@
  * while they run wait for one of them to finish and then go together (group
  * commit). An idle system pays no extra latency; a busy one sends fewer,
  * bigger statements instead of many small ones competing for the database.
+ * A batch running longer than `staleMs` (a database that stopped answering)
+ * no longer holds the others back: they go on as without the limit.
  */
 export class Batcher<In, Out> {
   private pending: { input: In; resolve: (out: Out) => void; reject: (error: unknown) => void }[] = [];
   private scheduled = false;
-  private inFlight = 0;
+  /** Start times of the batches running now. */
+  private readonly running = new Set<{ startedAt: number }>();
+  private recheck?: NodeJS.Timeout;
 
   constructor(
     private readonly run: (inputs: In[]) => Promise<Out[]>,
     private readonly maxSize = 500,
     private readonly maxInFlight = Infinity,
+    private readonly staleMs = 1000,
   ) {}
 
   add(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.pending.push({ input, resolve, reject });
-      if (this.pending.length >= this.maxSize && this.inFlight < this.maxInFlight) this.flush();
+      if (this.pending.length >= this.maxSize && this.mayStart()) this.flush();
       else this.schedule();
     });
+  }
+
+  private mayStart(): boolean {
+    if (this.running.size < this.maxInFlight) return true;
+    const now = Date.now();
+    let fresh = 0;
+    for (const r of this.running) if (now - r.startedAt < this.staleMs) fresh++;
+    return fresh < this.maxInFlight;
   }
 
   private schedule(): void {
@@ -34,7 +47,12 @@ export class Batcher<In, Out> {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (this.inFlight < this.maxInFlight) this.flush();
+      if (this.mayStart()) this.flush();
+      // Every batch running may hang: look again once they count as stale.
+      else this.recheck ??= setTimeout(() => {
+        this.recheck = undefined;
+        if (this.pending.length > 0) this.schedule();
+      }, this.staleMs);
     });
   }
 
@@ -42,7 +60,8 @@ export class Batcher<In, Out> {
     const batch = this.pending.splice(0, this.maxSize);
     if (batch.length === 0) return;
     if (this.pending.length > 0) this.schedule();
-    this.inFlight++;
+    const running = { startedAt: Date.now() };
+    this.running.add(running);
     let work: Promise<Out[]>;
     try {
       work = this.run(batch.map((b) => b.input));
@@ -55,9 +74,9 @@ export class Batcher<In, Out> {
         (error: unknown) => batch.forEach((b) => b.reject(error)),
       )
       .finally(() => {
-        this.inFlight--;
+        this.running.delete(running);
         // The calls that waited for a free slot go now, together.
-        if (this.pending.length > 0 && this.inFlight < this.maxInFlight) this.flush();
+        if (this.pending.length > 0 && this.mayStart()) this.flush();
       });
   }
 }
