@@ -8,7 +8,7 @@ import { JobName, JobPayloads } from '../../core/queues/queue.catalogue';
 import { MessageSender, OutboundMessage, SendContext, isAuthenticationFailure } from '../channels/channel-extension';
 import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter, RouteUnavailableError, SendCredentials } from '../channels/routing/channel-router';
-import { Batcher } from './batcher';
+import { Batcher } from '../../core/batching/batcher';
 import { DeliveryStatusService } from './delivery-status.service';
 import { MessageSendRepository, MessageToSend, SentRecord } from './message-send.repository';
 import { renderTemplate } from './template';
@@ -41,6 +41,13 @@ const IN_PROCESS_WAIT_MS = 250;
 /** Slots in a row a send may reach too late (a busy event loop) before its job waits in the queue instead. */
 const MAX_MISSED_SLOTS = 3;
 
+/**
+ * Claims (and records) of concurrent jobs share a statement: at most this many such statements run at once,
+ * and the jobs arriving meanwhile go in the next one, so a busy worker commits fewer, bigger batches.
+ */
+const BATCHES_IN_FLIGHT = 2;
+const BATCH_SIZE = 500;
+
 const RECIPIENT_LABEL: Record<string, string> = { phone: 'phone number', email: 'email address', instagramId: 'Instagram id' };
 
 /**
@@ -67,6 +74,7 @@ export class MessageSenderService {
   private readonly logger = new Logger(MessageSenderService.name);
   private readonly claims: Batcher<string, MessageToSend | undefined>;
   private readonly sends: Batcher<SentRecord, boolean>;
+  private readonly pendingReports: Batcher<{ channel: string; externalId: string }, undefined>;
 
   constructor(
     private readonly repository: MessageSendRepository,
@@ -82,11 +90,18 @@ export class MessageSenderService {
       const rows = await this.repository.claim([...new Set(ids)]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id));
-    });
+    }, BATCH_SIZE, BATCHES_IN_FLIGHT);
     this.sends = new Batcher(async (records) => {
       const moved = new Set(await this.repository.markSent(records));
       return records.map((r) => moved.has(r.id));
-    });
+    }, BATCH_SIZE, BATCHES_IN_FLIGHT);
+    // After the sends' write committed (so a report kept meanwhile is seen): one query per channel for the batch.
+    this.pendingReports = new Batcher(async (sent) => {
+      const byChannel = new Map<string, string[]>();
+      for (const { channel, externalId } of sent) byChannel.set(channel, [...(byChannel.get(channel) ?? []), externalId]);
+      for (const [channel, externalIds] of byChannel) await this.statuses.applyPending(channel, externalIds);
+      return sent.map(() => undefined);
+    }, BATCH_SIZE, BATCHES_IN_FLIGHT);
   }
 
   async send(job: SendMessageJob, token?: string): Promise<SendOutcome> {
@@ -198,7 +213,7 @@ export class MessageSenderService {
     try {
       moved = await this.sends.add({ id, externalId, content });
       // Reports that arrived before this write committed were kept for it.
-      if (moved && !sandbox) await this.statuses.applyPending(channel, [externalId]);
+      if (moved && !sandbox) await this.pendingReports.add({ channel, externalId });
     } catch (error) {
       if (!token || !isInfrastructureOutage(error)) throw error;
       this.logger.warn(`Message ${id} was accepted (${externalId}) but cannot be recorded yet: ${(error as Error).message}`);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REDIS, orgTag } from '../../../core/redis/redis.constants';
 import type { RedisClient } from '../../../core/redis/redis.connection';
+import { Batcher } from '../../../core/batching/batcher';
 
 /** A slot on the local clock (epoch ms): it lies between the two. */
 export interface PaceSlot {
@@ -26,14 +27,17 @@ export const paceKeys = {
  * (1000 + LATENESS_MS) / perSecond apart, about 10% under the limit.
  */
 export const LATENESS_MS = 100;
+/** Accounts whose batcher a process keeps (a few per store it sends for). */
+const MAX_BATCHERS = 10_000;
 /** The longest a throttled account waits when the provider does not say (doubling from 1 s). */
 const MAX_PAUSE_MS = 60_000;
 
 /**
  * One hash per account (`tat`: the next free slot, `pausedUntil`, `streak`
  * of pauses the provider left unspecified), timed by Redis' own clock so
- * every worker shares it. `reserve` hands out the next slot and answers how
- * long to wait for it; `throttle` pushes every later slot past the pause the
+ * every worker shares it. `reserve` hands out the next `ARGV[5]` slots and
+ * answers how long to wait for the first, in microseconds (the spacing is a
+ * fraction of a millisecond at high rates); `throttle` pushes every later slot past the pause the
  * provider asked for (or 1 s, doubling while throttling goes on).
  */
 const PACE = `
@@ -43,9 +47,10 @@ local h = redis.call('HMGET', KEYS[1], 'tat', 'pausedUntil', 'streak')
 local tat = tonumber(h[1]) or now
 if tat < now then tat = now end
 if ARGV[1] == 'reserve' then
-  redis.call('HSET', KEYS[1], 'tat', tostring(tat + tonumber(ARGV[2])))
+  local n = tonumber(ARGV[5]) or 1
+  redis.call('HSET', KEYS[1], 'tat', tostring(tat + n * tonumber(ARGV[2])))
   redis.call('PEXPIRE', KEYS[1], math.ceil(tat - now) + 60000)
-  return math.floor(tat - now)
+  return math.floor((tat - now) * 1000)
 end
 local pausedUntil = tonumber(h[2]) or 0
 if now < pausedUntil then return pausedUntil - now end
@@ -62,7 +67,12 @@ redis.call('HSET', KEYS[1], 'tat', tostring(tat), 'pausedUntil', pausedUntil, 's
 redis.call('PEXPIRE', KEYS[1], math.ceil(tat - now) + 60000)
 return pause`;
 
-type Scripted = { zyvaPace(key: string, op: string, interval: number, pause: number, maxPause: number): Promise<number> };
+type Scripted = { zyvaPace(key: string, op: string, interval: number, pause: number, maxPause: number, count?: number): Promise<number> };
+
+/** The waits of `count` consecutive slots, from the first one's wait (µs) as Redis answered it. */
+function slotWaits(firstMicros: number, interval: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => Math.floor(firstMicros / 1000 + i * interval));
+}
 
 /**
  * Each account's `maxPerSecond` across every worker process together: a
@@ -71,6 +81,9 @@ type Scripted = { zyvaPace(key: string, op: string, interval: number, pause: num
  */
 @Injectable()
 export class PaceService {
+  /** Slots asked for together, per account: one script call at a time hands them all out, in the order asked. */
+  private readonly batches = new Map<string, Batcher<PaceAccount, number>>();
+
   constructor(@Inject(REDIS) private readonly redis: RedisClient) {
     if (!('zyvaPace' in redis)) redis.defineCommand('zyvaPace', { numberOfKeys: 1, lua: PACE });
   }
@@ -79,9 +92,26 @@ export class PaceService {
     return this.redis as unknown as Scripted;
   }
 
-  /** Takes the account's next slot; answers the milliseconds until it, counted from when Redis answered. */
+  /**
+   * Takes the account's next slot; answers the milliseconds until it, counted from when Redis answered.
+   * Concurrent sends through one account share one round trip: they get consecutive slots, spaced as
+   * one at a time would have been.
+   */
   reserve(account: PaceAccount): Promise<number> {
-    return this.scripted.zyvaPace(account.key, 'reserve', (1000 + LATENESS_MS) / account.perSecond, 0, MAX_PAUSE_MS);
+    let batch = this.batches.get(account.key);
+    if (!batch) {
+      // One per account this process sends through; a batch already collecting still flushes after a clear.
+      if (this.batches.size >= MAX_BATCHERS) this.batches.clear();
+      batch = new Batcher((accounts) => this.reserveMany(accounts[0], accounts.length), 1000, 1);
+      this.batches.set(account.key, batch);
+    }
+    return batch.add(account);
+  }
+
+  private async reserveMany(account: PaceAccount, count: number): Promise<number[]> {
+    const interval = (1000 + LATENESS_MS) / account.perSecond;
+    const first = await this.scripted.zyvaPace(account.key, 'reserve', interval, 0, MAX_PAUSE_MS, count);
+    return slotWaits(first, interval, count);
   }
 
   /**
