@@ -9,12 +9,11 @@
 //
 // Uses its own database (zyva_bench, migrated on start) and its own BullMQ
 // prefix, both cleaned up afterwards. DATABASE_URL / REDIS_URL override.
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { BenchSession, runBench } from './zyva-processes.mjs';
+import { BenchSession, cpuSeconds, runBench } from './zyva-processes.mjs';
 
 // After ./zyva-processes.mjs, which registers the TypeScript loader for src/.
 const require = createRequire(import.meta.url);
@@ -101,12 +100,6 @@ async function main() {
   const best = Math.max(...results.map((x) => x.pipeline));
   const bestRatio = Math.max(...results.map((x) => x.pipeline / x.noop));
   console.log(`  issue 12: >= 5000 messages/s at the best setting (best ${Math.round(best)}) or ratio >= 0.35 (best ${bestRatio.toFixed(2)}): ${best >= 5000 || pipelineMedian / noopMedian >= 0.35 ? 'met' : 'NOT met'}`);
-}
-
-/** User + system CPU time a process has used so far, in seconds (Linux /proc; clock ticks of 100 Hz). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** One campaign to every contact: POST accepted -> every message SENT in Postgres, checked at the provider. */

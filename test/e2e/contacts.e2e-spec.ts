@@ -202,6 +202,18 @@ describe('Contacts (e2e)', () => {
     expect((await as(user).get('/api/contacts?search=Gabriel')).body.data[0]).toMatchObject({ tags: ['novo', 'vip'], phone: '+5531988887777' });
   });
 
+  it('a page shows each contact exactly as reading it does (birthday, times, tags, consent)', async () => {
+    const user = await fixtures.registerUser();
+    const created = await as(user).post('/api/contacts', { name: 'Zona', birthday: '1990-02-28', tags: ['vip'] });
+    await as(user).patch(`/api/contacts/${created.body.id}`, { name: 'Zona Sul' });
+    const read = (await as(user).get(`/api/contacts/${created.body.id}`)).body;
+    const page = await as(user).get('/api/contacts');
+    expect(page.body).toMatchObject({ total: 1, data: [read] });
+    expect(read).toMatchObject({ name: 'Zona Sul', birthday: '1990-02-28', createdAt: created.body.createdAt, tags: ['vip'] });
+    const row = await t.prisma.contact.findUniqueOrThrow({ where: { id: created.body.id } });
+    expect(page.body.data[0]).toMatchObject({ createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() });
+  });
+
   it('searches for the text as typed: % and _ are not wildcards', async () => {
     const user = await fixtures.registerUser();
     await as(user).post('/api/contacts', { name: '100% Cliente' });
