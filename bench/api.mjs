@@ -41,6 +41,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { hasCommand, root } from '../scripts/lib.mjs';
+import { PRODUCTION_MEMORY } from './zyva-processes.mjs';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/zyva_test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -64,8 +65,9 @@ if (!hasCommand('wrk')) {
 const children = [];
 const id = () => `bench${randomBytes(8).toString('hex')}`;
 
+/** The app and the bare route alike run with the memory settings of the Dockerfile. */
 function startProcess(label, args, env) {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...PRODUCTION_MEMORY, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
   child.on('exit', (code) => {

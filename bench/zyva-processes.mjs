@@ -1,5 +1,6 @@
 // What the end-to-end benches share: real Zyva processes (API, workers) run from
-// source as the tests start them (test/utils/processes.ts), stores registered
+// source as the tests start them (test/utils/processes.ts) or compiled as production
+// runs them, with the Dockerfile's memory settings, stores registered
 // through the API with contacts and extra users inserted in bulk, and the cleanup
 // of everything a bench wrote to Postgres and Redis.
 import { spawn, spawnSync } from 'node:child_process';
@@ -28,13 +29,15 @@ export function benchTargets() {
   return { DATABASE_URL, REDIS_URL, connection };
 }
 
+/** The memory settings the Dockerfile gives every process (see README, "Roles"). */
+export const PRODUCTION_MEMORY = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=8' };
+
 /** The environment of production processes sending WhatsApp through the stand-in (platform account, unpaced). */
 export function productionEnv({ DATABASE_URL, REDIS_URL }, standIn, whatsapp) {
   return {
     ...process.env,
     NODE_ENV: 'production',
-    // As the Dockerfile sets it.
-    MALLOC_ARENA_MAX: '2',
+    ...PRODUCTION_MEMORY,
     UNSUBSCRIBE_SECRET: 'benchmark-unsubscribe-secret-not-for-real-use',
     APP_URL: 'https://bench.zyva.test',
     CHANNEL_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
