@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, OnModuleInit, ServiceUnavailableException }
 import type { Cache } from 'cache-manager';
 import type { Keyv } from 'keyv';
 import { createHash } from 'node:crypto';
+import { BoundedMap } from '../memo/bounded-map';
 import { REDIS, keys } from '../redis/redis.constants';
 import { type RedisClient, scanKeys, unlinkKeys } from '../redis/redis.connection';
 import { CACHE_CLIENT } from './cache.tokens';
@@ -148,7 +149,7 @@ export class CacheService implements OnModuleInit {
   private readonly inflight = new Map<string, Promise<unknown>>();
   private failing = false;
   private keyv!: Keyv;
-  private readonly bodies = new Map<string, CachedBody>();
+  private readonly bodies = new BoundedMap<string, CachedBody>(BODY_MEMO_ENTRIES);
   private readonly scripts: Record<'beginFill' | 'commitFill' | 'invalidateOrg' | 'bumpFence', ScriptRunner>;
 
   constructor(
@@ -351,10 +352,8 @@ export class CacheService implements OnModuleInit {
 
   private remember(key: string, raw: Buffer, text: string, version?: string): Buffer {
     const body = Buffer.from(text);
-    this.bodies.delete(key);
     // A copy: the reply may be a slice of a larger socket read, which the memo would otherwise keep alive.
     this.bodies.set(key, { raw: Buffer.from(raw), body, version });
-    if (this.bodies.size > BODY_MEMO_ENTRIES) this.bodies.delete(this.bodies.keys().next().value!);
     return body;
   }
 

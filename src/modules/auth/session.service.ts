@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { BoundedMap } from '../../core/memo/bounded-map';
 import { REDIS, keys } from '../../core/redis/redis.constants';
 import { type RedisClient, execOrThrow, unlinkKeys } from '../../core/redis/redis.connection';
 import { AuthContext, SESSION_TTL_SECONDS, SessionData } from '../../core/auth/auth.types';
@@ -49,7 +50,7 @@ interface ParsedSession {
 @Injectable()
 export class SessionService {
   private readonly logger = new Logger(SessionService.name);
-  private readonly parsed = new Map<string, ParsedSession>();
+  private readonly parsed = new BoundedMap<string, ParsedSession>(PARSED_SESSIONS);
 
   constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
 
@@ -89,9 +90,7 @@ export class SessionService {
     if (known && known.raw === raw) return known;
     const { indexedUntil, ...session } = JSON.parse(raw) as StoredSession;
     const parsed = { raw, auth: Object.freeze({ ...session, token }), indexedUntil };
-    this.parsed.delete(token);
     this.parsed.set(token, parsed);
-    if (this.parsed.size > PARSED_SESSIONS) this.parsed.delete(this.parsed.keys().next().value!);
     return parsed;
   }
 

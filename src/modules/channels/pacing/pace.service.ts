@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { REDIS, orgTag } from '../../../core/redis/redis.constants';
 import type { RedisClient } from '../../../core/redis/redis.connection';
 import { Batcher } from '../../../core/batching/batcher';
+import { BoundedMap } from '../../../core/memo/bounded-map';
 
 /** A slot on the local clock (epoch ms): it lies between the two. */
 export interface PaceSlot {
@@ -82,7 +83,7 @@ function slotWaits(firstMicros: number, interval: number, count: number): number
 @Injectable()
 export class PaceService {
   /** Slots asked for together, per account: one script call at a time hands them all out, in the order asked. */
-  private readonly batches = new Map<string, Batcher<PaceAccount, number>>();
+  private readonly batches = new BoundedMap<string, Batcher<PaceAccount, number>>(MAX_BATCHERS);
 
   constructor(@Inject(REDIS) private readonly redis: RedisClient) {
     if (!('zyvaPace' in redis)) redis.defineCommand('zyvaPace', { numberOfKeys: 1, lua: PACE });
@@ -100,8 +101,7 @@ export class PaceService {
   reserve(account: PaceAccount): Promise<number> {
     let batch = this.batches.get(account.key);
     if (!batch) {
-      // One per account this process sends through; a batch already collecting still flushes after a clear.
-      if (this.batches.size >= MAX_BATCHERS) this.batches.clear();
+      // One per account this process sends through; a batch already collecting still flushes once dropped.
       batch = new Batcher((accounts) => this.reserveMany(accounts[0], accounts.length), 1000, 1);
       this.batches.set(account.key, batch);
     }

@@ -5,6 +5,7 @@ import { PrismaService } from '../../../core/prisma/prisma.service';
 import type { SendRoute } from '../../../generated/prisma/enums';
 import type { ChannelKind, Credentials } from '../channel-extension';
 import { ChannelRegistry } from '../channel-registry';
+import { BoundedMap } from '../../../core/memo/bounded-map';
 import { ConnectionSecrets } from '../connections/connection-secrets';
 import { PaceAccount, paceKeys } from '../pacing/pace.service';
 
@@ -54,7 +55,7 @@ const CACHE_ENTRIES = 1000;
  */
 @Injectable()
 export class ChannelRouter {
-  private readonly decrypted = new Map<string, Credentials>();
+  private readonly decrypted = new BoundedMap<string, Credentials>(CACHE_ENTRIES);
 
   constructor(
     private readonly prisma: PrismaService,
@@ -127,7 +128,6 @@ export class ChannelRouter {
       }
       credentials = { ...(connection.config as Credentials), ...secrets };
       this.decrypted.set(key, credentials);
-      if (this.decrypted.size > CACHE_ENTRIES) this.decrypted.delete(this.decrypted.keys().next().value!);
     }
     return credentials;
   }
