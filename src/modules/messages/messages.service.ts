@@ -11,8 +11,9 @@ import { isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
-import { type Message, Prisma } from '../../generated/prisma/client';
+import type { Message } from '../../generated/prisma/client';
 import { newRowId as newMessageId } from '../contacts/contact-fields';
+import { type AcceptedMessage, MessageAcceptRepository } from './message-accept.repository';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { IDEMPOTENCY_KEY_PATTERN, MessageDto, MessageListQueryDto, TemplateRef } from './dto/message.dto';
 import { ENQUEUE_TIMEOUT_MS, enqueueWithin } from './enqueue';
@@ -52,41 +53,6 @@ export interface MessageAccepted {
   status: 'QUEUED' | 'SCHEDULED';
 }
 
-/** See MessagesService.acceptanceFacts. */
-interface AcceptanceFacts {
-  id: string | null;
-  name: string | null;
-  email: string | null;
-  phone: string | null;
-  whatsappWindowExpiresAt: Date | null;
-  connectionId: string | null;
-  consent: string | null;
-  maxMessagesPerMonth: number;
-}
-
-/** The columns of an accepted message as MessagesService.insertAccepted stores them (`template` as JSON text). */
-interface AcceptedRow {
-  id: string;
-  organizationId: string;
-  contactId: string;
-  channel: string;
-  content: string;
-  template: string | null;
-  mediaUrl: string | null;
-  scheduledFor: Date | null;
-  status: 'QUEUED' | 'SCHEDULED';
-  route: string;
-  connectionId: string | null;
-  idempotencyKey: string | null;
-  campaignId: string | null;
-  flowExecutionId: string | null;
-}
-
-/** A `timestamp(3)` as Prisma stores it: the UTC time, without a zone. */
-function sqlTimestamp(date: Date): string {
-  return date.toISOString().slice(0, 23);
-}
-
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 const MAX_SCHEDULE_MS = 366 * 24 * 3600 * 1000;
 
@@ -101,6 +67,7 @@ export class MessagesService {
     private readonly registry: ChannelRegistry,
     private readonly router: ChannelRouter,
     private readonly templates: WhatsAppTemplatesService,
+    private readonly accept: MessageAcceptRepository,
   ) {}
 
   static toDto(m: Message): MessageDto {
@@ -152,7 +119,7 @@ export class MessagesService {
     if (input.template && input.content !== undefined) throw new BadRequestException(['give either content or template, not both']);
     if (!input.template && !input.content) throw new BadRequestException(['content should not be empty']);
     // The contact, the organization's connection of the kind, the contact's consent and the monthly cap: one statement.
-    const facts = await this.acceptanceFacts(scope.organizationId, input.contactId, sender.kind, input.channel);
+    const facts = await this.accept.facts(scope.organizationId, input.contactId, sender.kind, input.channel);
     if (!facts?.id) throw new NotFoundException('Contact not found.');
     const contact = { id: facts.id, name: facts.name ?? '', email: facts.email, phone: facts.phone };
     const route = this.router.chooseGiven(facts.connectionId, sender.kind, input.channel);
@@ -173,7 +140,7 @@ export class MessagesService {
     const status = scheduledFor && scheduledFor.getTime() > Date.now() ? 'SCHEDULED' : 'QUEUED';
 
     await this.quota.consume(scope.organizationId, 1, facts.maxMessagesPerMonth);
-    const message: AcceptedRow = {
+    const message: AcceptedMessage = {
       id: newMessageId(),
       organizationId: scope.organizationId,
       contactId: input.contactId,
@@ -190,7 +157,7 @@ export class MessagesService {
       flowExecutionId: options.flowExecutionId ?? null,
     };
     try {
-      await this.insertAccepted(message);
+      await this.accept.insert(message);
     } catch (error) {
       await this.quota.release(scope.organizationId, 1);
       // Two requests raced with one key: the loser answers the winner's message.
@@ -293,50 +260,6 @@ export class MessagesService {
     } catch {
       throw new ConflictException('The message is being sent right now and can no longer be canceled.');
     }
-  }
-
-  /**
-   * What accepting a message needs to know, in one prepared statement: the organization's contact (null columns
-   * when it has none), the id of the organization's connection of the kind (ChannelRouter.chooseGiven), the
-   * contact's consent on the channel (null: UNKNOWN, or not a consent channel) and the monthly cap. Undefined when
-   * the organization does not exist.
-   */
-  private async acceptanceFacts(organizationId: string, contactId: string, kind: string, channel: string): Promise<AcceptanceFacts | undefined> {
-    const [facts] = await this.prisma.queryPrepared<AcceptanceFacts>(
-      'zyva_message_acceptance',
-      Prisma.sql`
-        SELECT c.id, c.name, c.email, c.phone, c."whatsappWindowExpiresAt",
-               (SELECT k.id FROM channel_connections k WHERE k."organizationId" = o.id AND k.kind = ${kind}::text) AS "connectionId",
-               (SELECT s.status::text FROM contact_consents s
-                WHERE s."contactId" = c.id AND s."organizationId" = o.id AND s.channel::text = ${CONSENT_CHANNELS.has(channel) ? channel : null}::text) AS consent,
-               o."maxMessagesPerMonth"
-        FROM organizations o LEFT JOIN contacts c ON c.id = ${contactId}::text AND c."organizationId" = o.id
-        WHERE o.id = ${organizationId}::text`,
-    );
-    return facts;
-  }
-
-  /**
-   * Stores an accepted message and adds it to the organization's `messagesThisMonth` in one prepared statement that
-   * commits by itself (the organization's row is locked only for that statement). A unique violation (the
-   * Idempotency-Key) fails it as a whole.
-   */
-  private async insertAccepted(m: AcceptedRow): Promise<void> {
-    const now = sqlTimestamp(new Date());
-    await this.prisma.queryPrepared(
-      'zyva_message_insert',
-      Prisma.sql`
-        WITH message AS (
-          INSERT INTO messages (id, "organizationId", "contactId", channel, content, template, "mediaUrl", "scheduledFor", status, route,
-                                "connectionId", "idempotencyKey", "campaignId", "flowExecutionId", "createdAt", "updatedAt")
-          VALUES (${m.id}::text, ${m.organizationId}::text, ${m.contactId}::text, ${m.channel}::text, ${m.content}::text, ${m.template}::jsonb,
-                  ${m.mediaUrl}::text, ${m.scheduledFor ? sqlTimestamp(m.scheduledFor) : null}::timestamp(3), ${m.status}::"MessageStatus",
-                  ${m.route}::"SendRoute", ${m.connectionId}::text, ${m.idempotencyKey}::text, ${m.campaignId}::text, ${m.flowExecutionId}::text,
-                  ${now}::timestamp(3), ${now}::timestamp(3))
-          RETURNING id
-        ), counted AS (${this.quota.countAcceptedSql(m.organizationId, 1)})
-        SELECT id FROM message`,
-    );
   }
 
   private async replay(scope: TenantScope, key: string, input: CreateMessageInput): Promise<MessageAccepted | undefined> {
