@@ -60,7 +60,7 @@ export class MessageAcceptRepository {
         SELECT c.id, c.name, c.email, c.phone, c."whatsappWindowExpiresAt",
                (SELECT k.id FROM channel_connections k WHERE k."organizationId" = o.id AND k.kind = ${kind}::text) AS "connectionId",
                (SELECT s.status::text FROM contact_consents s
-                WHERE s."contactId" = c.id AND s."organizationId" = o.id AND s.channel::text = ${CONSENT_CHANNELS.has(channel) ? channel : null}::text) AS consent,
+                WHERE s."contactId" = c.id AND s."organizationId" = o.id AND s.channel = ${CONSENT_CHANNELS.has(channel) ? channel : null}::"Channel") AS consent,
                o."maxMessagesPerMonth"
         FROM organizations o LEFT JOIN contacts c ON c.id = ${contactId}::text AND c."organizationId" = o.id
         WHERE o.id = ${organizationId}::text`,
