@@ -106,7 +106,9 @@ async function main() {
   const apiArgs = process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   if (args['heap-snapshot']) apiArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${args['heap-snapshot']}`);
   const api = zyva.start({ ...env, APP_ROLE: 'api' }, apiArgs, main);
-  const worker = zyva.start({ ...env, APP_ROLE: 'worker' }, [], main);
+  // BENCH_WORKER_NODE_ARGS: the same for the worker process.
+  const workerArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const worker = zyva.start({ ...env, APP_ROLE: 'worker' }, workerArgs, main);
   await zyva.waitForHealth();
   await sleep(1000);
 

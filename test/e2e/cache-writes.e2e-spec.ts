@@ -85,6 +85,39 @@ describe('cache invalidation that cannot silently fail (e2e)', () => {
     expect((await list()).headers['x-cache']).toBe('HIT');
   });
 
+  it('stores nothing while another process writes the organization: the rate limiter\'s script begins the fill and sees its mark', async () => {
+    await warm();
+    // Another API process's write, as Redis sees it: its mark, and the entries it dropped.
+    await t.redis.set(marker(user.organizationId), '1', 'PX', 5000);
+    await t.redis.unlink(listKey());
+    expect((await list()).headers['x-cache']).toBe('MISS');
+    expect((await list()).headers['x-cache']).toBe('MISS');
+    expect(await t.redis.exists(listKey())).toBe(0);
+    await t.redis.del(marker(user.organizationId));
+    expect((await list()).headers['x-cache']).toBe('MISS');
+    expect((await list()).headers['x-cache']).toBe('HIT');
+  });
+
+  it('does not keep a page loaded while another process bumped the fence (the fence the rate limiter\'s script read is compared)', async () => {
+    await t.redis.unlink(listKey());
+    const fence = `${PREFIX}fence:{${user.organizationId}}`;
+    const load = contacts.list.bind(contacts);
+    const spy = jest.spyOn(contacts, 'list').mockImplementationOnce(async (...args) => {
+      // Between the rate limiter's script and the store: an invalidation elsewhere.
+      await t.redis.incr(fence);
+      return load(...args);
+    });
+    try {
+      expect((await list()).headers['x-cache']).toBe('MISS');
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(await t.redis.exists(listKey())).toBe(0);
+      expect((await list()).headers['x-cache']).toBe('MISS');
+      expect((await list()).headers['x-cache']).toBe('HIT');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('does not keep a value loaded before the write that finishes after it', async () => {
     const key = `contacts:{${user.organizationId}}:slow`;
     let release!: () => void;

@@ -200,6 +200,24 @@ describe('messages through WhatsApp (e2e)', () => {
     expect(reused.status).toBe(422);
   });
 
+  it('keeps one message for one Idempotency-Key under 8 concurrent requests: one row, one unit of quota, one in messagesThisMonth', async () => {
+    const c = await contact({});
+    const key = `race-${Date.now()}`;
+    const body = { contactId: c.id, channel: 'WHATSAPP', content: 'Pedido confirmado' };
+    const quotaKey = `zyva:limits:{${user.organizationId}}:messages`;
+    const org = () => t.prisma.organization.findUniqueOrThrow({ where: { id: user.organizationId } });
+    const quotaBefore = Number((await t.redis.get(quotaKey)) ?? 0);
+    const countedBefore = (await org()).messagesThisMonth;
+    const answers = await Promise.all(Array.from({ length: 8 }, () => post(body, user.token, { 'Idempotency-Key': key })));
+    expect(answers.map((r) => r.status)).toEqual(Array(8).fill(202));
+    expect(new Set(answers.map((r) => r.body.id)).size).toBe(1);
+    await settled(answers[0].body.id);
+    expect(await t.prisma.message.count({ where: { organizationId: user.organizationId, idempotencyKey: key } })).toBe(1);
+    expect(Number(await t.redis.get(quotaKey))).toBe(quotaBefore + 1);
+    expect((await org()).messagesThisMonth).toBe(countedBefore + 1);
+    expect((await org()).messagesPeriod).toBe(currentPeriod());
+  });
+
   it('schedules a message as a delayed job, and cancels it (job removed, quota given back)', async () => {
     const c = await contact({});
     const at = new Date(Date.now() + 3600_000).toISOString();

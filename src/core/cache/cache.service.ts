@@ -35,6 +35,11 @@ export interface LookupOptions {
    * limiter's script found its version still in Redis: answered as is.
    */
   unchanged?: CachedBody;
+  /**
+   * The fill already begun by the rate limiter's script, which found the entry absent: the organization's fence
+   * then (what BEGIN_FILL answers), or null when a write was in progress (the value is not stored).
+   */
+  fence?: string | null;
 }
 
 /** A decoded body kept in process: the bytes Redis held, what they decode to, and their version when it is known. */
@@ -119,6 +124,8 @@ return redis.call('EXPIRE', KEYS[1], ARGV[1])`;
 const BODY_ENTRY = /^\{"value":"[{[]/;
 /** Decoded bodies kept in process (a few MB at most), least recently stored dropped first. */
 const BODY_MEMO_ENTRIES = 500;
+/** Organizations whose local writes are counted (one dropped meanwhile only skips a fill). */
+const LOCAL_WRITE_ENTRIES = 10_000;
 
 type ScriptRunner = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
 type Phase = 'begin' | 'end' | 'now';
@@ -150,6 +157,8 @@ export class CacheService implements OnModuleInit {
   private failing = false;
   private keyv!: Keyv;
   private readonly bodies = new BoundedMap<string, CachedBody>(BODY_MEMO_ENTRIES);
+  /** How many writes and invalidations of each organization this process began or ended (see `fill`). */
+  private readonly localWrites = new BoundedMap<string, number>(LOCAL_WRITE_ENTRIES);
   private readonly scripts: Record<'beginFill' | 'commitFill' | 'invalidateOrg' | 'bumpFence', ScriptRunner>;
 
   constructor(
@@ -375,14 +384,20 @@ export class CacheService implements OnModuleInit {
     const fence = cacheBookkeeping.fence(owner);
     const writing = cacheBookkeeping.writing(owner);
     // undefined: Redis failed; null: a write is in progress. In both cases the value is not stored.
-    let seen: string | null | undefined;
-    try {
-      seen = (await this.scripts.beginFill(fence, writing)) as string | null;
-    } catch (error) {
-      this.failed(error);
+    let seen: string | null | undefined = options.fence;
+    if (seen === undefined) {
+      try {
+        seen = (await this.scripts.beginFill(fence, writing)) as string | null;
+      } catch (error) {
+        this.failed(error);
+      }
     }
+    const writes = this.localWrites.get(owner);
     const value = await load();
     if (typeof seen !== 'string' || value === undefined || value === null) return value;
+    // A write of the organization began or ended in this process meanwhile: it bumped the fence (or was refused),
+    // so the value would not be kept; not storing it saves encoding it and the round trip.
+    if (this.localWrites.get(owner) !== writes) return value;
     try {
       const ttlMs = ttlSeconds * 1000;
       const encoded = await this.encode(value, ttlMs);
@@ -410,6 +425,7 @@ export class CacheService implements OnModuleInit {
 
   /** A write or invalidation in this process: loads in flight for the organization are not joined by later reads. */
   private forgetLocal(orgId: string): void {
+    this.localWrites.set(orgId, (this.localWrites.get(orgId) ?? 0) + 1);
     this.forgetInflight((key) => ownerOf(key) === orgId);
     for (const key of this.bodies.keys()) if (ownerOf(key) === orgId) this.bodies.delete(key);
   }

@@ -28,9 +28,11 @@ declare module 'fastify' {
      * rate limiter already fetched it in its own script (a hit then costs no
      * round trip of its own; undefined: not fetched, null: not in Redis), with
      * its `version`; `unchanged` when the script found that Redis still holds
-     * the version of the body this process already has (nothing fetched).
+     * the version of the body this process already has (nothing fetched);
+     * `fence` when it found the entry absent and began its fill (see
+     * `LookupOptions.fence`).
      */
-    tenantCache?: { key: string; raw?: Buffer | null; version?: string | null; unchanged?: CachedBody };
+    tenantCache?: { key: string; raw?: Buffer | null; version?: string | null; unchanged?: CachedBody; fence?: string | null };
   }
 }
 
@@ -125,7 +127,7 @@ export class TenantCacheInterceptor implements NestInterceptor {
 /** What the rate limiter's script already found for this request's entry. */
 function lookupOf(request: FastifyRequest, options: TenantCacheOptions): LookupOptions {
   const found = request.tenantCache;
-  return { indexed: options.indexed, prefetched: found?.raw ?? undefined, version: found?.version, unchanged: found?.unchanged };
+  return { indexed: options.indexed, prefetched: found?.raw ?? undefined, version: found?.version, unchanged: found?.unchanged, fence: found?.fence };
 }
 
 /** The headers of a serialized body answered by the cache or by the route. */

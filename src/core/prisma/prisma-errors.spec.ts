@@ -1,6 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { Prisma, PrismaClient } from '../../generated/prisma/client';
-import { isDatabaseUnavailable } from './prisma-errors';
+import { isDatabaseUnavailable, isUniqueViolation } from './prisma-errors';
 
 /** The shapes the pg adapter gives a query whose connection dropped (seen with a TCP proxy cut under load). */
 describe('isDatabaseUnavailable', () => {
@@ -42,5 +43,19 @@ describe('isDatabaseUnavailable', () => {
     } finally {
       await prisma.$disconnect();
     }
+  });
+});
+
+describe('isUniqueViolation', () => {
+  /** pg's own error, as a prepared statement run on pg directly (PrismaService.queryPrepared) throws it. */
+  const pgError = (code: string, constraint?: string) => Object.assign(new pg.DatabaseError('duplicate key value', 0, 'error'), { code, constraint });
+
+  it("recognises pg's 23505 from a prepared statement, by the index it names", () => {
+    const phone = pgError('23505', 'contacts_organizationId_phone_key');
+    expect(isUniqueViolation(phone)).toBe(true);
+    expect(isUniqueViolation(phone, ['phone'])).toBe(true);
+    expect(isUniqueViolation(phone, ['email'])).toBe(false);
+    expect(isUniqueViolation(pgError('23503', 'messages_campaignId_fkey'))).toBe(false);
+    expect(isUniqueViolation(new Error('duplicate key value'))).toBe(false);
   });
 });

@@ -1,13 +1,19 @@
+import pg from 'pg';
 import { Prisma } from '../../generated/prisma/client';
 
 /**
- * True when `error` is a unique-constraint violation (optionally on one of `fields`): P2002 from a model query, or
- * a raw query's P2010 whose driver cause is one (then named by its index, e.g. `contacts_organizationId_phone_key`).
+ * True when `error` is a unique-constraint violation (optionally on one of `fields`): P2002 from a model query, a raw
+ * query's P2010 whose driver cause is one, or pg's own error of a prepared statement (both named by the index, e.g.
+ * `contacts_organizationId_phone_key`).
  */
 export function isUniqueViolation(error: unknown, fields?: string[]): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
   let target: unknown;
-  if (error.code === 'P2002') target = error.meta ?? {};
+  if (error instanceof pg.DatabaseError) {
+    // A prepared statement run on pg directly (PrismaService.queryPrepared): SQLSTATE 23505, named by its index.
+    if (error.code !== '23505') return false;
+    target = error.constraint ?? {};
+  } else if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  else if (error.code === 'P2002') target = error.meta ?? {};
   else if (error.code === 'P2010') {
     const cause = (error.meta as { driverAdapterError?: { cause?: { kind?: string; constraint?: unknown } } } | undefined)?.driverAdapterError?.cause;
     if (cause?.kind !== 'UniqueConstraintViolation') return false;

@@ -127,11 +127,21 @@ export class RateLimitGuard extends ThrottlerGuard {
           counter: rateLimitKeys.plan(orgId, userId),
           plan: keys.plan(orgId),
           organization: CACHE_PREFIX + cacheKeys.org(orgId),
-          prefetch: cacheKey ? { entry: CACHE_PREFIX + cacheKey, version: cacheBookkeeping.version(cacheKey), known: known?.version } : undefined,
+          prefetch: cacheKey
+            ? {
+                entry: CACHE_PREFIX + cacheKey,
+                version: cacheBookkeeping.version(cacheKey),
+                known: known?.version,
+                fence: cacheBookkeeping.fence(orgId),
+                writing: cacheBookkeeping.writing(orgId),
+              }
+            : undefined,
         },
         ttl,
       );
-      if (cacheKey) request.tenantCache = hit.unchanged ? { key: cacheKey, unchanged: known } : { key: cacheKey, raw: hit.prefetched, version: hit.version };
+      if (cacheKey) {
+        request.tenantCache = hit.unchanged ? { key: cacheKey, unchanged: known } : { key: cacheKey, raw: hit.prefetched, version: hit.version, fence: hit.fence };
+      }
       this.status.recovered();
     } catch (error) {
       this.status.failed(error);

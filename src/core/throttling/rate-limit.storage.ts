@@ -33,8 +33,12 @@ export interface WindowHit {
  * and Redis still holds that version of it, the script answers 1 instead of
  * the entry: the version is written by the same script as the entry and
  * expires at the same instant, so an entry deleted, expired or written by
- * anything else (which sets its own expiry) never matches. All keys carry the
- * organization's hash tag.
+ * anything else (which sets its own expiry) never matches. When the entry is
+ * not in Redis, the script also begins its fill as CacheService's BEGIN_FILL
+ * does (KEYS[6] the fence, KEYS[7] the write marker): the fence to compare
+ * when the loaded value is stored, or 0 while a write is in progress (nothing
+ * will be stored), so a miss needs no round trip of its own to begin either.
+ * All keys carry the organization's hash tag.
  */
 const PLAN_HIT = `
 local hits = redis.call('INCR', KEYS[1])
@@ -62,7 +66,11 @@ if KEYS[4] then
   if version and version == ARGV[2] then return { hits, ttl, plan, 1 } end
   prefetched = redis.call('GET', KEYS[4])
 end
-return { hits, ttl, plan, prefetched, version }`;
+local fill = false
+if KEYS[6] and not prefetched then
+  if redis.call('EXISTS', KEYS[7]) == 1 then fill = 0 else fill = redis.call('GET', KEYS[6]) or '0' end
+end
+return { hits, ttl, plan, prefetched, version, fill }`;
 
 export interface PlanHit {
   totalHits: number;
@@ -75,6 +83,11 @@ export interface PlanHit {
   version?: string | null;
   /** Redis holds the version of the entry the caller named (`knownVersion`): nothing was fetched. */
   unchanged?: boolean;
+  /**
+   * When the entry is absent (`prefetched` null): the fence its fill compares before storing (CacheService's
+   * `LookupOptions.fence`), or null while a write of the organization is in progress.
+   */
+  fence?: string | null;
 }
 
 export interface PlanHitKeys {
@@ -91,14 +104,27 @@ export interface PlanHitKeys {
     version: string;
     /** The version of the entry the caller already holds: answered `unchanged` instead of the entry while Redis still holds it. */
     known?: string;
+    /** The organization's fence and write marker (cacheBookkeeping), read to begin the entry's fill when it is absent. */
+    fence: string;
+    writing: string;
   };
 }
 
-type PlanHitReply = Promise<[number, number, Buffer | null, Buffer | null | 1 | undefined, Buffer | null | undefined]>;
+type PlanHitReply = Promise<[number, number, Buffer | null, Buffer | null | 1 | undefined, Buffer | null | undefined, Buffer | 0 | null | undefined]>;
 type Scripted = {
   zyvaWindowHit(key: string, ttlMs: number): Promise<[number, number]>;
   zyvaPlanHitBuffer(counter: string, plan: string, organization: string, ttl: number): PlanHitReply;
-  zyvaPlanHitPrefetchBuffer(counter: string, plan: string, organization: string, prefetch: string, version: string, ttl: number, known: string): PlanHitReply;
+  zyvaPlanHitPrefetchBuffer(
+    counter: string,
+    plan: string,
+    organization: string,
+    prefetch: string,
+    version: string,
+    fence: string,
+    writing: string,
+    ttl: number,
+    known: string,
+  ): PlanHitReply;
 };
 
 /**
@@ -118,7 +144,7 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
     // commands by it (a per-call count would group calls of different organizations, on different nodes, together).
     // The Buffer variants keep a prefetched body as bytes.
     this.redis.defineCommand('zyvaPlanHit', { numberOfKeys: 3, lua: PLAN_HIT });
-    this.redis.defineCommand('zyvaPlanHitPrefetch', { numberOfKeys: 5, lua: PLAN_HIT });
+    this.redis.defineCommand('zyvaPlanHitPrefetch', { numberOfKeys: 7, lua: PLAN_HIT });
   }
 
   private get scripted(): Scripted {
@@ -136,18 +162,22 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
       const [totalHits, msToExpire, plan] = await this.scripted.zyvaPlanHitBuffer(keys.counter, keys.plan, keys.organization, ttlMs);
       return { totalHits, msToExpire, plan: plan ? plan.toString() : null };
     }
-    const [totalHits, msToExpire, plan, prefetched, version] = await this.scripted.zyvaPlanHitPrefetchBuffer(
+    const [totalHits, msToExpire, plan, prefetched, version, fence] = await this.scripted.zyvaPlanHitPrefetchBuffer(
       keys.counter,
       keys.plan,
       keys.organization,
       keys.prefetch.entry,
       keys.prefetch.version,
+      keys.prefetch.fence,
+      keys.prefetch.writing,
       ttlMs,
       keys.prefetch.known ?? '',
     );
     const plain = plan ? plan.toString() : null;
     if (prefetched === 1) return { totalHits, msToExpire, plan: plain, unchanged: true };
-    return { totalHits, msToExpire, plan: plain, prefetched: prefetched ?? null, version: version ? version.toString() : null };
+    const hit: PlanHit = { totalHits, msToExpire, plan: plain, prefetched: prefetched ?? null, version: version ? version.toString() : null };
+    if (!prefetched) hit.fence = fence ? fence.toString() : null;
+    return hit;
   }
 
   override async onModuleDestroy(): Promise<void> {

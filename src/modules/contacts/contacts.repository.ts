@@ -17,6 +17,15 @@ const contactInclude = {
 } as const;
 export type ContactRow = Prisma.ContactGetPayload<{ include: typeof contactInclude }>;
 
+/** The columns a PATCH changes: undefined keeps a column, null clears an optional one. */
+export interface ContactChange {
+  name?: string;
+  email?: string | null;
+  phone?: string | null;
+  instagramId?: string | null;
+  birthday?: Date | null;
+}
+
 /** The columns a new contact is given. */
 export type NewContact = Pick<ContactFields, 'name' | 'email' | 'phone' | 'birthday' | 'instagramId'>;
 
@@ -131,33 +140,75 @@ export class ContactsRepository {
   }
 
   /**
-   * Inserts a new contact with its tags (created as needed) and one `contact.tag-added` event per tag, taking one
-   * contact slot of the organization, in two statements that each commit by themselves (no transaction held open
-   * across round trips):
-   * 1. the tags that do not exist yet (a tag row with no contact is a normal state: removing a tag leaves it too);
-   * 2. everything else at once: the slot (the organization's row, locked only until this statement commits),
-   *    the contact (only if a slot was free), its tag links and their events. Its snapshot begins after the first
-   *    statement, so it sees every tag row, this call's and any a concurrent write committed.
+   * Changes the given columns of one contact of the organization (a field left undefined keeps its value) and reads
+   * it back with its tags and consents, in one prepared statement; null when the organization has no such contact.
+   * A unique violation (email, phone) fails it as pg's error.
+   */
+  async update(scope: TenantScope, id: string, change: ContactChange): Promise<ContactRow | null> {
+    const set = (column: string, value: unknown, type: string) =>
+      Prisma.sql`${Prisma.raw(`"${column}"`)} = CASE WHEN ${value !== undefined}::boolean THEN ${value ?? null}::${Prisma.raw(type)} ELSE c.${Prisma.raw(`"${column}"`)} END`;
+    const birthday = change.birthday === undefined ? undefined : birthdayColumns(change.birthday);
+    const [row] = await this.prisma.queryPrepared<RawContactRow>(
+      'zyva_contact_update',
+      Prisma.sql`
+        WITH page AS (
+          UPDATE contacts c SET
+            ${set('name', change.name, 'text')}, ${set('email', change.email, 'text')}, ${set('phone', change.phone, 'text')},
+            ${set('instagramId', change.instagramId, 'text')},
+            ${set('birthday', birthday && (birthday.birthday?.toISOString().slice(0, 10) ?? null), 'date')},
+            ${set('birthMonth', birthday && birthday.birthMonth, 'smallint')}, ${set('birthDay', birthday && birthday.birthDay, 'smallint')},
+            "updatedAt" = ${new Date().toISOString().slice(0, 23)}::timestamp(3)
+          WHERE c.id = ${id}::text AND c."organizationId" = ${scope.organizationId}::text
+          RETURNING c.*
+        )
+        SELECT page.*, ${RELATIONS} FROM page`,
+    );
+    return row ? toContactRow(row) : null;
+  }
+
+  /**
+   * Inserts a new contact with its tags and one `contact.tag-added` event per tag, taking one contact slot of the
+   * organization, in one prepared statement that commits by itself (the organization's row is locked only until it
+   * commits): the slot (taken only if one is free and every tag exists), the contact, its tag links and their events.
+   * When a tag does not exist yet, nothing is written; the tags are then created in a statement of their own (a tag
+   * row with no contact is a normal state: removing a tag leaves it too) and the insert runs once more, its snapshot
+   * beginning after that one, so it sees every tag row, this call's and any a concurrent write committed.
    * Answers null, having written no contact, when no slot is free. A unique violation (email, phone) fails the
-   * second statement as a whole.
+   * statement as a whole.
    */
   async insert(orgId: string, fields: NewContact, tags: string[]): Promise<{ row: ContactRow; added: { contactId: string; tag: string }[] } | null> {
-    if (tags.length > 0) {
+    let inserted = await this.insertIfTagsExist(orgId, fields, tags);
+    if (!inserted && tags.length > 0) {
       await this.prisma.tag.createMany({ data: tags.map((name) => ({ organizationId: orgId, name })), skipDuplicates: true });
+      inserted = await this.insertIfTagsExist(orgId, fields, tags);
     }
-    const now = new Date();
+    if (!inserted) return null;
+    const { added, ...columns } = inserted;
+    // A new contact has exactly these tags and no consent recorded yet: nothing to read back.
+    const row = toContactRow({ ...columns, tags: added, consents: [] });
+    return { row, added: added.map((tag) => ({ contactId: row.id, tag })) };
+  }
+
+  /** The statement of `insert`: no row when no slot is free or a tag of `tags` (distinct names) does not exist. */
+  private async insertIfTagsExist(orgId: string, fields: NewContact, tags: string[]) {
+    const now = new Date().toISOString().slice(0, 23);
     const birthday = birthdayColumns(fields.birthday);
-    const [inserted] = await this.prisma.$queryRaw<(Omit<RawContactRow, 'tags' | 'consents'> & { added: string[] })[]>`
-      WITH slot AS (
-        UPDATE organizations SET "contactCount" = "contactCount" + 1 WHERE id = ${orgId} AND "contactCount" < "maxContacts" RETURNING id
+    const [inserted] = await this.prisma.queryPrepared<Omit<RawContactRow, 'tags' | 'consents'> & { added: string[] }>(
+      'zyva_contact_insert',
+      Prisma.sql`
+      WITH tag AS (
+        SELECT t.id, t.name FROM tags t WHERE t."organizationId" = ${orgId}::text AND t.name = ANY(${tags}::text[])
+      ), slot AS (
+        UPDATE organizations SET "contactCount" = "contactCount" + 1
+        WHERE id = ${orgId}::text AND "contactCount" < "maxContacts" AND (SELECT count(*) FROM tag) = cardinality(${tags}::text[])
+        RETURNING id
       ), contact AS (
         INSERT INTO contacts (id, "organizationId", name, email, phone, birthday, "birthMonth", "birthDay", "instagramId", "createdAt", "updatedAt")
-        SELECT ${newContactId()}, slot.id, ${fields.name}, ${fields.email}, ${fields.phone}, ${birthday.birthday?.toISOString().slice(0, 10) ?? null}::date,
-               ${birthday.birthMonth}::smallint, ${birthday.birthDay}::smallint, ${fields.instagramId}, ${now}::timestamp(3), ${now}::timestamp(3)
+        SELECT ${newContactId()}::text, slot.id, ${fields.name}::text, ${fields.email}::text, ${fields.phone}::text,
+               ${birthday.birthday?.toISOString().slice(0, 10) ?? null}::date, ${birthday.birthMonth}::smallint, ${birthday.birthDay}::smallint,
+               ${fields.instagramId}::text, ${now}::timestamp(3), ${now}::timestamp(3)
         FROM slot
         RETURNING *
-      ), tag AS (
-        SELECT t.id, t.name FROM tags t WHERE t."organizationId" = ${orgId} AND t.name = ANY(${tags}::text[])
       ), link AS (
         INSERT INTO contact_tags ("contactId", "tagId") SELECT contact.id, tag.id FROM contact, tag RETURNING "contactId", "tagId"
       ), event AS (
@@ -166,12 +217,9 @@ export class ContactsRepository {
                  jsonb_build_object('contactId', link."contactId", 'tag', tag.name) AS payload
           FROM link JOIN tag ON tag.id = link."tagId"`)}
       )
-      SELECT contact.*, ARRAY(SELECT tag.name FROM link JOIN tag ON tag.id = link."tagId") AS added FROM contact`;
-    if (!inserted) return null;
-    const { added, ...columns } = inserted;
-    // A new contact has exactly these tags and no consent recorded yet: nothing to read back.
-    const row = toContactRow({ ...columns, tags: added, consents: [] });
-    return { row, added: added.map((tag) => ({ contactId: row.id, tag })) };
+      SELECT contact.*, ARRAY(SELECT tag.name FROM link JOIN tag ON tag.id = link."tagId") AS added FROM contact`,
+    );
+    return inserted;
   }
 
   /**

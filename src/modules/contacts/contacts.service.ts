@@ -2,10 +2,10 @@ import { BadRequestException, ConflictException, HttpException, HttpStatus, Inje
 import { CacheService } from '../../core/cache/cache.service';
 import { OutboxService } from '../../core/outbox/outbox.service';
 import { Paginated } from '../../core/http/pagination.dto';
-import { isNotFound, isUniqueViolation } from '../../core/prisma/prisma-errors';
+import { isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { TenantScope } from '../../core/auth/tenant-scope';
-import { birthdayColumns, normalizeTags, parseBirthday, tagProblem } from './contact-fields';
+import { normalizeTags, parseBirthday, tagProblem } from './contact-fields';
 import type { ContactTagAddedEvent } from './contact.events';
 import { consentMapOf, parseConsentFilter } from './consent/consent-state';
 import { ContactRow, ContactsRepository, Db } from './contacts.repository';
@@ -138,24 +138,18 @@ export class ContactsService {
     let row: ContactRow;
     try {
       row = await this.cache.writing(scope.organizationId, async () => {
-        await this.prisma.contact.update({
-          where: { id, organizationId: scope.organizationId },
-          data: {
-            name: dto.name,
-            email: dto.email,
-            phone: dto.phone,
-            instagramId: dto.instagramId,
-            ...(dto.birthday !== undefined ? birthdayColumns(dto.birthday === null ? null : parseBirthday(dto.birthday)) : {}),
-          },
-          select: { id: true },
+        // Changed and read back with its tags and consents in one statement.
+        const updated = await this.repository.update(scope, id, {
+          name: dto.name,
+          email: dto.email,
+          phone: dto.phone,
+          instagramId: dto.instagramId,
+          birthday: dto.birthday === undefined ? undefined : dto.birthday === null ? null : parseBirthday(dto.birthday),
         });
-        // Read back with its tags and consents in one statement (a concurrent write may show: never an older state).
-        const updated = await this.repository.find(scope, id);
         if (!updated) throw new NotFoundException('Contact not found.');
         return updated;
       });
     } catch (error) {
-      if (isNotFound(error)) throw new NotFoundException('Contact not found.');
       throw conflictOf(error) ?? error;
     }
     return toContactDto(row);

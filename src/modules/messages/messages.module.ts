@@ -8,6 +8,7 @@ import { ConversationsController } from './conversations.controller';
 import { DeliveryStatusService } from './delivery-status.service';
 import { InboundEvents } from './inbound/inbound-events';
 import { InboundService } from './inbound/inbound.service';
+import { MessageAcceptRepository } from './message-accept.repository';
 import { MessageReconcilerService } from './message-reconciler.service';
 import { MessageSendRepository } from './message-send.repository';
 import { MessageSenderService } from './message-sender.service';
@@ -25,6 +26,7 @@ import { MessagesService } from './messages.service';
   controllers: [MessagesController, ConversationsController],
   providers: [
     MessagesService,
+    MessageAcceptRepository,
     DeliveryStatusService,
     MessageSendRepository,
     MessageSenderService,

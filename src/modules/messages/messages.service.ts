@@ -12,13 +12,14 @@ import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
 import type { Message } from '../../generated/prisma/client';
+import { newRowId as newMessageId } from '../contacts/contact-fields';
+import { type AcceptedMessage, MessageAcceptRepository } from './message-accept.repository';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { IDEMPOTENCY_KEY_PATTERN, MessageDto, MessageListQueryDto, TemplateRef } from './dto/message.dto';
 import { ENQUEUE_TIMEOUT_MS, enqueueWithin } from './enqueue';
 import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter } from '../channels/routing/channel-router';
 import { WhatsAppTemplatesService, fillTemplate } from '../channels/templates/whatsapp-templates.service';
-import { ConsentService } from '../contacts/consent/consent.service';
 import type { Channel } from '../../generated/prisma/enums';
 import { CONSENT_CHANNELS, ContactOptedOutException, OutsideWindowException, outsideWindow } from './send-rules';
 import { renderTemplate } from './template';
@@ -66,7 +67,7 @@ export class MessagesService {
     private readonly registry: ChannelRegistry,
     private readonly router: ChannelRouter,
     private readonly templates: WhatsAppTemplatesService,
-    private readonly consent: ConsentService,
+    private readonly accept: MessageAcceptRepository,
   ) {}
 
   static toDto(m: Message): MessageDto {
@@ -117,17 +118,13 @@ export class MessagesService {
     if (input.template && input.channel !== 'WHATSAPP') throw new BadRequestException(['template is only for the WHATSAPP channel']);
     if (input.template && input.content !== undefined) throw new BadRequestException(['give either content or template, not both']);
     if (!input.template && !input.content) throw new BadRequestException(['content should not be empty']);
-    const contact = await this.prisma.contact.findFirst({
-      where: scope.where({ id: input.contactId }),
-      select: { id: true, name: true, email: true, phone: true, whatsappWindowExpiresAt: true },
-    });
-    if (!contact) throw new NotFoundException('Contact not found.');
-    const route = await this.router.choose(scope.organizationId, sender.kind, input.channel);
-    if (CONSENT_CHANNELS.has(input.channel)) {
-      const consent = (await this.consent.statusOf(scope.organizationId, [contact.id], input.channel as Channel)).get(contact.id);
-      if (consent === 'OPTED_OUT') throw new ContactOptedOutException(input.channel);
-    }
-    if (outsideWindow(input.channel, route.route, Boolean(input.template), contact.whatsappWindowExpiresAt)) throw new OutsideWindowException();
+    // The contact, the organization's connection of the kind, the contact's consent and the monthly cap: one statement.
+    const facts = await this.accept.facts(scope.organizationId, input.contactId, sender.kind, input.channel);
+    if (!facts?.id) throw new NotFoundException('Contact not found.');
+    const contact = { id: facts.id, name: facts.name ?? '', email: facts.email, phone: facts.phone };
+    const route = this.router.chooseGiven(facts.connectionId, sender.kind, input.channel);
+    if (CONSENT_CHANNELS.has(input.channel) && facts.consent === 'OPTED_OUT') throw new ContactOptedOutException(input.channel);
+    if (outsideWindow(input.channel, route.route, Boolean(input.template), facts.whatsappWindowExpiresAt)) throw new OutsideWindowException();
     let template: StoredTemplate | undefined;
     let content = input.content ?? '';
     if (input.template) {
@@ -142,30 +139,25 @@ export class MessagesService {
     }
     const status = scheduledFor && scheduledFor.getTime() > Date.now() ? 'SCHEDULED' : 'QUEUED';
 
-    await this.quota.consume(scope.organizationId, 1);
-    let message: Message;
+    await this.quota.consume(scope.organizationId, 1, facts.maxMessagesPerMonth);
+    const message: AcceptedMessage = {
+      id: newMessageId(),
+      organizationId: scope.organizationId,
+      contactId: input.contactId,
+      channel: input.channel,
+      content,
+      template: template ? JSON.stringify(template) : null,
+      mediaUrl: input.mediaUrl ?? null,
+      scheduledFor: scheduledFor ?? null,
+      status,
+      route: route.route,
+      connectionId: route.connectionId,
+      idempotencyKey: key ?? null,
+      campaignId: options.campaignId ?? null,
+      flowExecutionId: options.flowExecutionId ?? null,
+    };
     try {
-      message = await this.prisma.$transaction(async (tx) => {
-        const created = await tx.message.create({
-          data: {
-            organizationId: scope.organizationId,
-            contactId: input.contactId,
-            channel: input.channel,
-            content,
-            template: template as object | undefined,
-            mediaUrl: input.mediaUrl,
-            scheduledFor,
-            status,
-            route: route.route,
-            connectionId: route.connectionId,
-            idempotencyKey: key,
-            campaignId: options.campaignId,
-            flowExecutionId: options.flowExecutionId,
-          },
-        });
-        await this.quota.countAccepted(tx, scope.organizationId, 1);
-        return created;
-      });
+      await this.accept.insert(message);
     } catch (error) {
       await this.quota.release(scope.organizationId, 1);
       // Two requests raced with one key: the loser answers the winner's message.
@@ -290,7 +282,7 @@ export class MessagesService {
     return { id: first.id, status: scheduled ? 'SCHEDULED' : 'QUEUED' };
   }
 
-  private async enqueue(message: Message): Promise<void> {
+  private async enqueue(message: Pick<Message, 'id' | 'organizationId' | 'scheduledFor'>): Promise<void> {
     const delay = message.scheduledFor ? Math.max(0, message.scheduledFor.getTime() - Date.now()) : 0;
     try {
       await enqueueWithin(ENQUEUE_TIMEOUT_MS, () =>

@@ -1,7 +1,7 @@
 import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
 import { currentPeriod } from '../../core/plans/plans';
 import { MessageQuotaService } from '../../core/quotas/message-quota.service';
-import type { Prisma } from '../../generated/prisma/client';
+import { Prisma } from '../../generated/prisma/client';
 import { OrganizationsService } from './organizations.service';
 
 /** A Prisma client or transaction. */
@@ -27,8 +27,9 @@ export class MessageQuota {
     private readonly organizations: OrganizationsService,
   ) {}
 
-  async consume(organizationId: string, count: number): Promise<void> {
-    const { maxMessagesPerMonth } = await this.organizations.get(organizationId);
+  /** `limit`: the organization's `maxMessagesPerMonth` when the caller read it already (else the cached organization's). */
+  async consume(organizationId: string, count: number, limit?: number): Promise<void> {
+    const maxMessagesPerMonth = limit ?? (await this.organizations.get(organizationId)).maxMessagesPerMonth;
     const result = await this.quota.tryConsume(organizationId, count, maxMessagesPerMonth);
     if (!result.ok) {
       const left = Math.max(0, result.limit - result.used);
@@ -59,6 +60,19 @@ export class MessageQuota {
       SET "messagesThisMonth" = CASE WHEN "messagesPeriod" = ${period} THEN "messagesThisMonth" + ${count} ELSE ${count} END,
           "messagesPeriod" = ${period}
       WHERE id = ${organizationId}`;
+  }
+
+  /**
+   * `countAccepted` as a statement of its own, for a caller's CTE (a write that commits by itself):
+   * the organization's row is locked only until that statement commits.
+   */
+  countAcceptedSql(organizationId: string, count: number): Prisma.Sql {
+    const period = currentPeriod();
+    return Prisma.sql`
+      UPDATE organizations
+      SET "messagesThisMonth" = CASE WHEN "messagesPeriod" = ${period}::text THEN "messagesThisMonth" + ${count}::int ELSE ${count}::int END,
+          "messagesPeriod" = ${period}::text
+      WHERE id = ${organizationId}::text`;
   }
 
   /** Takes canceled messages off `messagesThisMonth` (only those accepted this month count there). */

@@ -65,12 +65,18 @@ export class ChannelRouter {
   ) {}
 
   async choose(organizationId: string, kind: string, label: string): Promise<RouteChoice> {
-    const definition = this.definition(kind);
+    this.definition(kind);
     const connection = await this.prisma.channelConnection.findUnique({
       where: { organizationId_kind: { organizationId, kind } },
       select: { id: true },
     });
-    if (connection) return { route: 'CONNECTION', connectionId: connection.id };
+    return this.chooseGiven(connection?.id ?? null, kind, label);
+  }
+
+  /** `choose` for a caller that already read the organization's connection of the kind (its id, or null when none). */
+  chooseGiven(connectionId: string | null, kind: string, label: string): RouteChoice {
+    const definition = this.definition(kind);
+    if (connectionId) return { route: 'CONNECTION', connectionId };
     if (definition.platformCredentials()) return { route: 'PLATFORM', connectionId: null };
     if (this.config.NODE_ENV !== 'production') return { route: 'SANDBOX', connectionId: null };
     throw new ChannelNotConnectedException(label);
