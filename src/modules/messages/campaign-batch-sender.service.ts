@@ -44,8 +44,10 @@ const UNSETTLED = new Set(['QUEUED', 'SCHEDULED', 'SENDING']);
  *    What that job would have postponed (a transient refusal, throttling, a
  *    slot further than 250 ms away, an unknown outcome) is instead queued as
  *    the message's own job, with the same delay and payload.
- * 3. An acceptance Postgres cannot record is kept in this job's payload and
- *    the job waits out the outage, then writes only that.
+ * 3. An acceptance Postgres cannot record is kept in this job's payload (the
+ *    job waits out the outage, then writes only that) and in the message's
+ *    own job, which the reconciler sees: a SENDING message must never look
+ *    jobless while its acceptance waits to be written.
  *
  * A run after an interruption (a stalled job, a retry, a postponement) does
  * not send from the batch at all: it writes the acceptances it kept and
@@ -187,13 +189,20 @@ export class CampaignBatchSenderService {
         handle.data = data;
       },
       moveToDelayed: async (timestamp) => {
-        const { accepted, ...data } = handle.data as JobPayloads[JobName.SendMessage] & { outages?: number };
-        if (accepted) {
-          kept[messageId] = accepted;
+        const { outages: _outages, ...data } = handle.data as JobPayloads[JobName.SendMessage] & { outages?: number };
+        const opts = { jobId: messageId, delay: Math.max(0, timestamp - Date.now()) || undefined, priority: job.opts.priority };
+        if (!data.accepted) {
+          await this.jobs.add(JobName.SendMessage, data, opts);
           return;
         }
-        delete data.outages;
-        await this.jobs.add(JobName.SendMessage, data, { jobId: messageId, delay: Math.max(0, timestamp - Date.now()) || undefined, priority: job.opts.priority });
+        // Kept twice, both writes conditional: in this job, which writes it once Postgres is back, and in the
+        // message's own job, which the reconciler sees (a SENDING message without a job of its own would be
+        // queued again and taken over, and, without Meta's report, sent again). Should a job of that id exist
+        // already (without the acceptance), this one's write still comes first: the other waits for the lease.
+        kept[messageId] = data.accepted;
+        await this.jobs.add(JobName.SendMessage, data, opts).catch((error: Error) => {
+          this.logger.warn(`Message ${messageId}: its acceptance is kept in batch job ${job.id} only (${error.message})`);
+        });
       },
     };
     return handle;
