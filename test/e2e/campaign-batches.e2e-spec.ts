@@ -189,7 +189,8 @@ describe('campaign batch jobs (e2e)', () => {
     const tag = await tagged(70);
     const workerEnv = {
       APP_ROLE: 'worker',
-      WORKER_CONCURRENCY: '1',
+      // 50 sends in flight at once (the batches' messages share WORKER_CONCURRENCY places): the kill finds 50 at the provider.
+      WORKER_CONCURRENCY: '50',
       WORKER_LOCK_DURATION_MS: '2000',
       LOG_LEVEL: 'silent',
       WHATSAPP_API_URL: wa.url,
@@ -215,7 +216,7 @@ describe('campaign batch jobs (e2e)', () => {
         const ids = (await t.prisma.message.findMany({ where: { campaignId: res.body.id }, select: { id: true } })).map((m) => m.id);
         const untouched = ids.filter((id) => !reached.has(id));
         expect(untouched).toHaveLength(20);
-        // The batch that never started sends its 20; the stalled one hands its 50 to their own jobs.
+        // The 20 never claimed go out through their own jobs; the 50 claimed are handed to theirs (the takeover).
         await waitFor(async () => ((await t.prisma.message.count({ where: { id: { in: untouched }, status: 'SENT' } })) === 20 ? true : undefined), 30000, 100);
         await waitFor(async () => {
           const own = await Promise.all([...reached].map((id) => queue().getJob(id)));

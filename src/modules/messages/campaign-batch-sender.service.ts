@@ -3,6 +3,8 @@ import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { isInfrastructureOutage, postponeForOutage } from '../../core/queues/job-outage';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName, JobPayloads } from '../../core/queues/queue.catalogue';
+import { AppConfig } from '../../core/config/app-config';
+import { Semaphore } from '../../core/batching/semaphore';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter } from '../channels/routing/channel-router';
@@ -39,8 +41,10 @@ const UNSETTLED = new Set(['QUEUED', 'SCHEDULED', 'SENDING']);
  *    deleted one is skipped; one found SENDING (an attempt that never
  *    recorded its outcome) is handed to its own job, which takes it over.
  * 2. Each claimed message is attempted as a send-message job would (the same
- *    code: checks, pace slot, provider call, group-committed record), all of
- *    them concurrently; the slots of one account come from one Redis call.
+ *    code: checks, pace slot, provider call, group-committed record), the
+ *    batch's messages concurrently (at most WORKER_CONCURRENCY of all batches
+ *    in the process, each claimed only once it has its place); the slots of
+ *    one account come from one Redis call.
  *    What that job would have postponed (a transient refusal, throttling, a
  *    slot further than 250 ms away, an unknown outcome) is instead queued as
  *    the message's own job, with the same delay and payload.
@@ -58,6 +62,12 @@ const UNSETTLED = new Set(['QUEUED', 'SCHEDULED', 'SENDING']);
 @Injectable()
 export class CampaignBatchSenderService {
   private readonly logger = new Logger(CampaignBatchSenderService.name);
+  /**
+   * Messages of batches being sent at once in this process: WORKER_CONCURRENCY, as many provider calls as
+   * the per-message path has in flight. A message waits for its place before it is claimed, so a message
+   * waiting in the process is still QUEUED, and the provider's answers stay as quick as they were.
+   */
+  private readonly inFlight: Semaphore;
 
   constructor(
     private readonly sender: MessageSenderService,
@@ -66,7 +76,10 @@ export class CampaignBatchSenderService {
     private readonly prisma: PrismaService,
     private readonly registry: ChannelRegistry,
     private readonly router: ChannelRouter,
-  ) {}
+    config: AppConfig,
+  ) {
+    this.inFlight = new Semaphore(config.WORKER_CONCURRENCY);
+  }
 
   async send(job: CampaignBatchJob, token?: string): Promise<BatchReport> {
     const report: BatchReport = { sent: 0, canceled: 0, failed: 0, handedOff: 0, skipped: 0 };
@@ -85,29 +98,36 @@ export class CampaignBatchSenderService {
       return report;
     }
 
-    const claimed = await Promise.all(job.data.messageIds.map((id) => this.sender.claim(id)));
-    const unclaimed = job.data.messageIds.filter((_, i) => !claimed[i]);
+    const kept: Record<string, Acceptance> = {};
+    const errors: unknown[] = [];
+    const unclaimed: string[] = [];
+    // Each message: its place, then its claim (shared with the claims made meanwhile), then its attempt.
+    await Promise.all(
+      job.data.messageIds.map((id) =>
+        this.inFlight.run(async () => {
+          try {
+            const message = await this.sender.claim(id);
+            if (!message) return void unclaimed.push(id);
+            const outcome = await this.sender.attemptClaimed(this.handleOf(job, id, kept), token, message);
+            if (outcome.status === 'SENT') report.sent++;
+            else if (outcome.status === 'CANCELED') report.canceled++;
+            else report.skipped++;
+          } catch (error) {
+            if (error instanceof DelayedError) {
+              if (!kept[id]) report.handedOff++;
+            } else if (error instanceof UnrecoverableError) report.failed++;
+            else errors.push(error);
+          }
+        }),
+      ),
+    );
     if (unclaimed.length > 0) {
+      // Found SENDING: claimed by an attempt that never recorded its outcome; its own job takes it over.
       const sending = (await this.repository.statuses(unclaimed)).filter((m) => m.status === 'SENDING').map((m) => m.id);
       await this.handOff(job, sending);
       report.handedOff += sending.length;
       report.skipped += unclaimed.length - sending.length;
     }
-
-    const kept: Record<string, Acceptance> = {};
-    const errors: unknown[] = [];
-    const attempts = claimed.filter((m) => m !== undefined);
-    const outcomes = await Promise.allSettled(attempts.map((m) => this.sender.attemptClaimed(this.handleOf(job, m.id, kept), token, m)));
-    outcomes.forEach((outcome, i) => {
-      if (outcome.status === 'fulfilled') {
-        if (outcome.value.status === 'SENT') report.sent++;
-        else if (outcome.value.status === 'CANCELED') report.canceled++;
-        else report.skipped++;
-      } else if (outcome.reason instanceof DelayedError) {
-        if (!kept[attempts[i].id]) report.handedOff++;
-      } else if (outcome.reason instanceof UnrecoverableError) report.failed++;
-      else errors.push(outcome.reason);
-    });
     if (Object.keys(kept).length > 0) {
       await job.updateData({ ...job.data, accepted: kept });
       throw await postponeForOutage(job, token, errors[0] ?? new Error('accepted sends could not be recorded yet'));
