@@ -26,6 +26,9 @@ export interface BatchReport {
   skipped: number;
 }
 
+/** Batch messages in flight per process, per unit of WORKER_CONCURRENCY. */
+const IN_FLIGHT_PER_WORKER_SLOT = 4;
+
 /** Where a message may still go out from: the per-message path takes over any of these. */
 const UNSETTLED = new Set(['QUEUED', 'SCHEDULED', 'SENDING']);
 
@@ -42,8 +45,8 @@ const UNSETTLED = new Set(['QUEUED', 'SCHEDULED', 'SENDING']);
  *    recorded its outcome) is handed to its own job, which takes it over.
  * 2. Each claimed message is attempted as a send-message job would (the same
  *    code: checks, pace slot, provider call, group-committed record), the
- *    batch's messages concurrently (at most WORKER_CONCURRENCY of all batches
- *    in the process, each claimed only once it has its place); the slots of
+ *    batch's messages concurrently (at most 4 x WORKER_CONCURRENCY of all
+ *    batches in the process, each claimed only once it has its place); the slots of
  *    one account come from one Redis call.
  *    What that job would have postponed (a transient refusal, throttling, a
  *    slot further than 250 ms away, an unknown outcome) is instead queued as
@@ -63,9 +66,11 @@ const UNSETTLED = new Set(['QUEUED', 'SCHEDULED', 'SENDING']);
 export class CampaignBatchSenderService {
   private readonly logger = new Logger(CampaignBatchSenderService.name);
   /**
-   * Messages of batches being sent at once in this process: WORKER_CONCURRENCY, as many provider calls as
-   * the per-message path has in flight. A message waits for its place before it is claimed, so a message
-   * waiting in the process is still QUEUED, and the provider's answers stay as quick as they were.
+   * Messages of batches being sent at once in this process: IN_FLIGHT_PER_WORKER_SLOT x WORKER_CONCURRENCY
+   * (400 by default). A message waits for its place before it is claimed, so one waiting in the process is
+   * still QUEUED. Unbounded (every message of every active batch at once, 5,000 by default), the provider's
+   * answers slowed down enough under load to time out, and an unknown outcome whose report is lost is sent
+   * again (BENCHMARKS.md); at 1x the batches lost most of their throughput.
    */
   private readonly inFlight: Semaphore;
 
@@ -78,7 +83,7 @@ export class CampaignBatchSenderService {
     private readonly router: ChannelRouter,
     config: AppConfig,
   ) {
-    this.inFlight = new Semaphore(config.WORKER_CONCURRENCY);
+    this.inFlight = new Semaphore(IN_FLIGHT_PER_WORKER_SLOT * config.WORKER_CONCURRENCY);
   }
 
   async send(job: CampaignBatchJob, token?: string): Promise<BatchReport> {
