@@ -159,7 +159,12 @@ describe('campaigns: fan-out in batches, counts, quota (e2e)', () => {
     expect(body).toMatchObject({ total: 3, queued: 3, sent: 0, scheduledFor: at });
     const messages = await t.prisma.message.findMany({ where: { campaignId: res.body.id } });
     expect(messages.every((m) => m.status === 'SCHEDULED')).toBe(true);
-    for (const m of messages) expect(await (await t.queue(QueueName.Messages).getJob(m.id))!.getState()).toBe('delayed');
+    // One send-campaign-batch job holds them, delayed until scheduledFor.
+    const batch = await t.queue(QueueName.Messages).getJob(`batch-${messages[0].id}`);
+    const held = batch ? batch : (await t.queue(QueueName.Messages).getDelayed()).find((j) => j.name === JobName.SendCampaignBatch && j.data.campaignId === res.body.id);
+    expect(held!.name).toBe(JobName.SendCampaignBatch);
+    expect(await held!.getState()).toBe('delayed');
+    expect(new Set(held!.data.messageIds)).toEqual(new Set(messages.map((m) => m.id)));
     expect(wa.requests).toHaveLength(0);
   });
 

@@ -24,7 +24,7 @@ const MAX_WAIT_MS = 15_000;
  * job meets (kept in `job.data.outages`), so thousands of waiting jobs do not
  * hammer a database that is coming back.
  */
-export async function postponeForOutage(job: Job, token: string | undefined, reason: unknown): Promise<DelayedError> {
+export async function postponeForOutage(job: Pick<Job, 'data' | 'updateData' | 'moveToDelayed'>, token: string | undefined, reason: unknown): Promise<DelayedError> {
   const outages = Number((job.data as { outages?: number })?.outages ?? 0);
   const wait = Math.min(MAX_WAIT_MS, FIRST_WAIT_MS * 2 ** outages) * (0.75 + Math.random() / 2);
   await job.updateData({ ...(job.data as object), outages: outages + 1 });

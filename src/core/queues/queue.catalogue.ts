@@ -17,6 +17,7 @@ export const ALL_QUEUES: QueueName[] = Object.values(QueueName);
 
 export enum JobName {
   SendMessage = 'send-message',
+  SendCampaignBatch = 'send-campaign-batch',
   ReconcileMessages = 'reconcile-messages',
   FanOutCampaign = 'fan-out-campaign',
   SyncWhatsAppTemplates = 'sync-whatsapp-templates',
@@ -51,6 +52,14 @@ export interface JobPayloads {
     /** The pace slot this job waits for (epoch ms, PaceSlot): it sends in it without taking another. */
     paceSlot?: { earliest: number; latest: number };
   };
+  [JobName.SendCampaignBatch]: {
+    campaignId: string;
+    organizationId: string;
+    /** The campaign messages this job sends (ids only); what is not a clean send goes on in a send-message job of its own. */
+    messageIds: string[];
+    /** Written by the worker: sends the provider accepted that could not be recorded yet (message id → acceptance). */
+    accepted?: Record<string, { externalId: string; channel: string }>;
+  };
   [JobName.ReconcileMessages]: Record<string, never>;
   [JobName.FanOutCampaign]: { campaignId: string; organizationId: string };
   [JobName.SyncWhatsAppTemplates]: Record<string, never>;
@@ -77,6 +86,7 @@ export interface JobPayloads {
 
 export const QUEUE_OF_JOB: { [N in JobName]: QueueName } = {
   [JobName.SendMessage]: QueueName.Messages,
+  [JobName.SendCampaignBatch]: QueueName.Messages,
   [JobName.ReconcileMessages]: QueueName.Messages,
   [JobName.FanOutCampaign]: QueueName.Messages,
   [JobName.SyncWhatsAppTemplates]: QueueName.Messages,

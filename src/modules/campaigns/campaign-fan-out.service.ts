@@ -12,6 +12,8 @@ import { campaignAudience } from './campaign-audience';
 
 /** Contacts read, messages created and jobs added per round trip. */
 const BATCH = 1000;
+/** Messages sent by one `send-campaign-batch` job. */
+export const SEND_BATCH = 50;
 /** BullMQ's lowest priority: batches past it share it. */
 const MAX_PRIORITY = 2_097_152;
 
@@ -30,10 +32,12 @@ export function campaignPriority(position: number): number {
 export type FanOutJob = Job<JobPayloads[JobName.FanOutCampaign]>;
 
 /**
- * The `fan-out-campaign` job: one message per audience contact, created and
- * queued in batches (createMany + addBulk). Safe to run again after a crash:
- * contacts that already have their message are skipped, and messages not yet
- * sent are queued again under their own id (BullMQ ignores a duplicate id).
+ * The `fan-out-campaign` job: one message per audience contact, created in
+ * pages of 1,000 (one INSERT each) and queued as `send-campaign-batch` jobs
+ * of SEND_BATCH messages (one addBulk per page). Safe to run again after a
+ * crash: contacts that already have their message are skipped, and messages
+ * not yet sent are queued again in batch jobs (BullMQ ignores a duplicate job
+ * id; a message in two batches is claimed by one of them only).
  */
 @Injectable()
 export class CampaignFanOutService {
@@ -147,11 +151,13 @@ export class CampaignFanOutService {
   private async queue(campaign: Campaign, messageIds: string[], priority: number): Promise<void> {
     if (messageIds.length === 0) return;
     const delay = campaign.scheduledFor ? Math.max(0, campaign.scheduledFor.getTime() - Date.now()) : 0;
+    const batches: string[][] = [];
+    for (let i = 0; i < messageIds.length; i += SEND_BATCH) batches.push(messageIds.slice(i, i + SEND_BATCH));
     await this.jobs.addBulk(
-      JobName.SendMessage,
-      messageIds.map((id) => ({
-        data: { messageId: id, organizationId: campaign.organizationId },
-        opts: { jobId: id, delay: delay || undefined, priority },
+      JobName.SendCampaignBatch,
+      batches.map((ids) => ({
+        data: { campaignId: campaign.id, organizationId: campaign.organizationId, messageIds: ids },
+        opts: { jobId: `batch-${ids[0]}`, delay: delay || undefined, priority },
       })),
     );
   }

@@ -116,6 +116,11 @@ export class MessageSendRepository {
     return rows.map(toMessage);
   }
 
+  /** Where messages stand (a batch's messages it could not claim): id and status of those that exist. */
+  async statuses(ids: string[]): Promise<{ id: string; status: MessageStatus }[]> {
+    return this.prisma.message.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } });
+  }
+
   /** A message as it stands, without claiming it. */
   async load(id: string): Promise<MessageToSend | undefined> {
     const rows = await this.prisma.$queryRaw<Row[]>`SELECT ${COLUMNS} FROM messages m ${JOINS} WHERE m.id = ${id}`;

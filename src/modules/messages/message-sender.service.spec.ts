@@ -113,6 +113,15 @@ describe('MessageSenderService: the send state machine', () => {
     expect(statuses.applyPending).toHaveBeenCalledWith('WHATSAPP', ['wamid.1']);
   });
 
+  it('two holders of one message claiming it together (a batch and a re-queued job): only one gets the claim', async () => {
+    const { service, repository } = setup({ unknownOutcome: 'await-report' });
+    const [first, second] = await Promise.all([service.claim('m1'), service.claim('m1')]);
+    expect(repository.claim).toHaveBeenCalledTimes(1);
+    expect(repository.claim).toHaveBeenCalledWith(['m1']);
+    expect(first).toMatchObject({ id: 'm1' });
+    expect(second).toBeUndefined();
+  });
+
   it('provider OK + the write fails: keeps the acceptance in the job and retries only the write, never the call', async () => {
     const { service, repository, provider } = setup({ unknownOutcome: 'await-report' });
     repository.markSent.mockRejectedValueOnce(unreachable());

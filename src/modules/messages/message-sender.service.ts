@@ -21,6 +21,12 @@ import { CONSENT_CHANNELS, OUTSIDE_WINDOW, outsideWindow } from './send-rules';
 
 export type SendMessageJob = Job<JobPayloads[JobName.SendMessage]>;
 
+/**
+ * The part of a send-message job an attempt uses: its payload, and going back to the queue for later. A
+ * campaign batch gives each of its messages one whose "later" is a send-message job of the message's own.
+ */
+export type SendJobHandle = Pick<SendMessageJob, 'data' | 'updateData' | 'moveToDelayed'>;
+
 export type SendOutcome =
   | { status: 'SENT'; externalId: string; sandbox: boolean }
   | { status: 'CANCELED'; reason: string }
@@ -37,7 +43,7 @@ const THROTTLE_PAUSE_MS = 1000;
 const MAX_THROTTLE_PAUSE_MS = 60_000;
 
 /** A pace slot this close is waited for in the worker; a later one puts the job back until then. */
-const IN_PROCESS_WAIT_MS = 250;
+export const IN_PROCESS_WAIT_MS = 250;
 /** Slots in a row a send may reach too late (a busy event loop) before its job waits in the queue instead. */
 const MAX_MISSED_SLOTS = 3;
 
@@ -89,7 +95,12 @@ export class MessageSenderService {
     this.claims = new Batcher(async (ids) => {
       const rows = await this.repository.claim([...new Set(ids)]);
       const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => byId.get(id));
+      // One claim, one caller: two jobs holding the same message (a batch and a re-queued job) asked together.
+      return ids.map((id) => {
+        const row = byId.get(id);
+        byId.delete(id);
+        return row;
+      });
     }, BATCH_SIZE, BATCHES_IN_FLIGHT);
     this.sends = new Batcher(async (records) => {
       const moved = new Set(await this.repository.markSent(records));
@@ -120,6 +131,24 @@ export class MessageSenderService {
     return this.attempt(job, token, message);
   }
 
+  /** Claims a message for its first attempt, in the statement shared by the claims made meanwhile; undefined when it is not QUEUED/SCHEDULED. */
+  claim(messageId: string): Promise<MessageToSend | undefined> {
+    return this.claims.add(messageId);
+  }
+
+  /**
+   * The attempt of a message this caller has just claimed (a campaign batch), exactly as a send-message job
+   * makes it; whatever cannot finish now goes on through `job.moveToDelayed`.
+   */
+  attemptClaimed(job: SendJobHandle, token: string, message: MessageToSend): Promise<SendOutcome> {
+    return this.attempt(job, token, message);
+  }
+
+  /** Writes an acceptance kept while Postgres could not take it (never calls the provider again). */
+  recordKept(job: SendJobHandle, token: string, messageId: string, accepted: { externalId: string; channel: string }): Promise<SendOutcome> {
+    return this.recordAccepted(job, token, messageId, accepted);
+  }
+
   /** Called when BullMQ gave up on a job (stalled too often): a message never claimed must not stay QUEUED. */
   async failLost(messageId: string, reason: string): Promise<void> {
     const current = await this.repository.load(messageId);
@@ -129,7 +158,7 @@ export class MessageSenderService {
     }
   }
 
-  private async attempt(job: SendMessageJob, token: string | undefined, message: MessageToSend): Promise<SendOutcome> {
+  private async attempt(job: SendJobHandle, token: string | undefined, message: MessageToSend): Promise<SendOutcome> {
     const sender = this.registry.sender(message.channel);
     let route: SendCredentials;
     let outbound: OutboundMessage;
@@ -164,7 +193,7 @@ export class MessageSenderService {
   }
 
   /** The write only, of an acceptance an earlier run kept (a template's filled text is derived again from the row). */
-  private async recordAccepted(job: SendMessageJob, token: string | undefined, messageId: string, accepted: { externalId: string; channel: string }): Promise<SendOutcome> {
+  private async recordAccepted(job: SendJobHandle, token: string | undefined, messageId: string, accepted: { externalId: string; channel: string }): Promise<SendOutcome> {
     const message = await this.repository.load(messageId);
     const content = message?.template ? this.outboundOf(message, '').text : undefined;
     return this.recordSent(job, token, messageId, accepted.channel, accepted.externalId, false, content);
@@ -201,7 +230,7 @@ export class MessageSenderService {
    * acceptance in the job (Redis) and postpones it to retry only the write.
    */
   private async recordSent(
-    job: SendMessageJob,
+    job: SendJobHandle,
     token: string | undefined,
     id: string,
     channel: string,
@@ -225,7 +254,7 @@ export class MessageSenderService {
   }
 
   private async afterFailedCall(
-    job: SendMessageJob,
+    job: SendJobHandle,
     token: string | undefined,
     message: MessageToSend,
     sender: MessageSender,
@@ -259,7 +288,7 @@ export class MessageSenderService {
   }
 
   /** The call may or may not have reached the provider: the channel's policy decides, never a blind second send. */
-  private async afterUnknownOutcome(job: SendMessageJob, token: string | undefined, message: MessageToSend, sender: MessageSender, error: Error): Promise<SendOutcome> {
+  private async afterUnknownOutcome(job: SendJobHandle, token: string | undefined, message: MessageToSend, sender: MessageSender, error: Error): Promise<SendOutcome> {
     this.logger.warn(`Message ${message.id}: outcome unknown after ${error.message}`);
     switch (sender.unknownOutcome) {
       case 'resend':
@@ -284,7 +313,7 @@ export class MessageSenderService {
    * message to attempt again, or undefined when it was settled; postpones
    * (throws DelayedError) while the outcome may still be settled by itself.
    */
-  private async afterInterruptedAttempt(job: SendMessageJob, token: string | undefined, message: MessageToSend): Promise<MessageToSend | undefined> {
+  private async afterInterruptedAttempt(job: SendJobHandle, token: string | undefined, message: MessageToSend): Promise<MessageToSend | undefined> {
     const sender = this.registry.sender(message.channel);
     const claimedAt = message.claimedAt ?? new Date(0);
     if (!sender) return this.fail(message, `No provider sends channel ${message.channel}`);
@@ -306,7 +335,7 @@ export class MessageSenderService {
     return this.lookUp(job, token, message, sender, claimedAt);
   }
 
-  private async lookUp(job: SendMessageJob, token: string | undefined, message: MessageToSend, sender: MessageSender, claimedAt: Date): Promise<MessageToSend | undefined> {
+  private async lookUp(job: SendJobHandle, token: string | undefined, message: MessageToSend, sender: MessageSender, claimedAt: Date): Promise<MessageToSend | undefined> {
     let route: SendCredentials;
     try {
       route = this.router.credentialsFor(sender.kind, message.route, message.connection, message.channel);
@@ -344,7 +373,7 @@ export class MessageSenderService {
    * which it then uses without taking another. A slot missed by more than the
    * pace's lateness margin is taken again, so a backlog never sends in a burst.
    */
-  private async waitForSlot(job: SendMessageJob, token: string | undefined, message: MessageToSend, pace: PaceAccount): Promise<void> {
+  private async waitForSlot(job: SendJobHandle, token: string | undefined, message: MessageToSend, pace: PaceAccount): Promise<void> {
     const kept = job.data.paceSlot;
     if (kept && Date.now() >= kept.latest - IN_PROCESS_WAIT_MS && (await this.reached(kept))) return;
     // A slot reached more than LATENESS_MS late (a busy event loop, a slow answer from Redis) is given up for
@@ -385,14 +414,14 @@ export class MessageSenderService {
     return { credentials, saveProgress: (part, externalId) => this.repository.saveProgress(message.id, part, externalId) };
   }
 
-  private throttlePause(job: SendMessageJob, error: ProviderError): number {
+  private throttlePause(job: SendJobHandle, error: ProviderError): number {
     if (error.retryAfterMs !== undefined) return Math.max(THROTTLE_PAUSE_MS, error.retryAfterMs);
     const pauses = Number(job.data.throttled ?? 0);
     return Math.min(MAX_THROTTLE_PAUSE_MS, THROTTLE_PAUSE_MS * 2 ** pauses);
   }
 
   /** Back in the queue after `ms`, without using a BullMQ attempt (the message's own attempts are what count). */
-  private async postpone(job: SendMessageJob, token: string, ms: number, why: string): Promise<DelayedError> {
+  private async postpone(job: SendJobHandle, token: string, ms: number, why: string): Promise<DelayedError> {
     const data = why === 'throttled' ? { ...job.data, throttled: Number(job.data.throttled ?? 0) + 1 } : job.data;
     if (data !== job.data) await job.updateData(data);
     await job.moveToDelayed(Date.now() + Math.max(0, Math.round(ms)), token);

@@ -4,6 +4,7 @@ import { CampaignsModule } from '../campaigns/campaigns.module';
 import { ChannelsModule } from '../channels/channels.module';
 import { ContactsModule } from '../contacts/contacts.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
+import { CampaignBatchSenderService } from './campaign-batch-sender.service';
 import { ConversationsController } from './conversations.controller';
 import { DeliveryStatusService } from './delivery-status.service';
 import { InboundEvents } from './inbound/inbound-events';
@@ -30,6 +31,7 @@ import { MessagesService } from './messages.service';
     DeliveryStatusService,
     MessageSendRepository,
     MessageSenderService,
+    CampaignBatchSenderService,
     InboundService,
     InboundEvents,
     ...workerProviders(MessagesProcessor, MessageReconcilerService),

@@ -70,9 +70,15 @@ return pause`;
 
 type Scripted = { zyvaPace(key: string, op: string, interval: number, pause: number, maxPause: number, count?: number): Promise<number> };
 
-/** The waits of `count` consecutive slots, from the first one's wait (µs) as Redis answered it. */
-function slotWaits(firstMicros: number, interval: number, count: number): number[] {
-  return Array.from({ length: count }, (_, i) => Math.floor(firstMicros / 1000 + i * interval));
+/**
+ * `count` consecutive slots on the local clock, from the first one's wait (µs) as Redis answered it: Redis
+ * timed it somewhere between the call leaving (`sentAt`) and its answer (`answeredAt`).
+ */
+function slotsOf(firstMicros: number, interval: number, count: number, sentAt: number, answeredAt: number): PaceSlot[] {
+  return Array.from({ length: count }, (_, i) => {
+    const wait = Math.floor(firstMicros / 1000 + i * interval);
+    return { earliest: sentAt + wait, latest: answeredAt + wait };
+  });
 }
 
 /**
@@ -83,7 +89,7 @@ function slotWaits(firstMicros: number, interval: number, count: number): number
 @Injectable()
 export class PaceService {
   /** Slots asked for together, per account: one script call at a time hands them all out, in the order asked. */
-  private readonly batches = new BoundedMap<string, Batcher<PaceAccount, number>>(MAX_BATCHERS);
+  private readonly batches = new BoundedMap<string, Batcher<PaceAccount, PaceSlot>>(MAX_BATCHERS);
 
   constructor(@Inject(REDIS) private readonly redis: RedisClient) {
     if (!('zyvaPace' in redis)) redis.defineCommand('zyvaPace', { numberOfKeys: 1, lua: PACE });
@@ -94,11 +100,13 @@ export class PaceService {
   }
 
   /**
-   * Takes the account's next slot; answers the milliseconds until it, counted from when Redis answered.
-   * Concurrent sends through one account share one round trip: they get consecutive slots, spaced as
-   * one at a time would have been.
+   * Takes the account's next slot, on this process' clock: Redis timed it somewhere within the round trip, so
+   * the slot lies between `earliest` and `latest`. Sending at `latest` is never early; sending more than
+   * LATENESS_MS after `earliest` may be late. Concurrent sends through one account share one round trip:
+   * they get consecutive slots, spaced as one at a time would have been. The round trip is timed around the
+   * call itself, not from when each send asked (a busy event loop may hold the call back a while).
    */
-  reserve(account: PaceAccount): Promise<number> {
+  slot(account: PaceAccount): Promise<PaceSlot> {
     let batch = this.batches.get(account.key);
     if (!batch) {
       // One per account this process sends through; a batch already collecting still flushes once dropped.
@@ -108,21 +116,11 @@ export class PaceService {
     return batch.add(account);
   }
 
-  private async reserveMany(account: PaceAccount, count: number): Promise<number[]> {
+  private async reserveMany(account: PaceAccount, count: number): Promise<PaceSlot[]> {
     const interval = (1000 + LATENESS_MS) / account.perSecond;
+    const sentAt = Date.now();
     const first = await this.scripted.zyvaPace(account.key, 'reserve', interval, 0, MAX_PAUSE_MS, count);
-    return slotWaits(first, interval, count);
-  }
-
-  /**
-   * Takes the account's next slot, on this process' clock: Redis timed it somewhere within the round trip, so
-   * the slot lies between `earliest` and `latest`. Sending at `latest` is never early; sending more than
-   * LATENESS_MS after `earliest` may be late.
-   */
-  async slot(account: PaceAccount): Promise<PaceSlot> {
-    const before = Date.now();
-    const wait = await this.reserve(account);
-    return { earliest: before + wait, latest: Date.now() + wait };
+    return slotsOf(first, interval, count, sentAt, Date.now());
   }
 
   /**

@@ -111,7 +111,7 @@ export class ChannelRouter {
   }
 
   /** The limiter a send of this route is paced by: the connection's, or the platform account's; none in sandbox or when unpaced. */
-  paceOf(kind: string, route: SendRoute | null, connection: ConnectionForSend | null): PaceAccount | undefined {
+  paceOf(kind: string, route: SendRoute | null, connection: Pick<ConnectionForSend, 'id' | 'organizationId' | 'maxPerSecond'> | null): PaceAccount | undefined {
     if (route === 'SANDBOX') return undefined;
     if (route === 'CONNECTION') {
       return connection?.maxPerSecond ? { key: paceKeys.connection(connection.organizationId, connection.id), perSecond: connection.maxPerSecond } : undefined;
