@@ -299,7 +299,16 @@ describe('messages exactly once under faults (e2e)', () => {
   }, 90000);
 
   function startWorker() {
-    const worker = spawnZyva({ ...providerEnv(), APP_ROLE: 'worker', WORKER_CONCURRENCY: '10', WORKER_LOCK_DURATION_MS: '2000', LOG_LEVEL: 'silent' });
+    // The takeover resends a WhatsApp message no report named once the wait has passed; on a loaded machine the
+    // stand-in's reports of the killed worker's sends can take longer than the suite's 1.5 s to be applied.
+    const worker = spawnZyva({
+      ...providerEnv(),
+      APP_ROLE: 'worker',
+      WORKER_CONCURRENCY: '10',
+      WORKER_LOCK_DURATION_MS: '2000',
+      UNCERTAIN_SEND_WAIT_MS: '8000',
+      LOG_LEVEL: 'silent',
+    });
     children.push(worker.child);
     return worker;
   }
