@@ -1,5 +1,4 @@
 import { isEmail } from 'class-validator';
-import { randomBytes } from 'node:crypto';
 import type { Channel } from '../../generated/prisma/enums';
 import { CHANNELS } from './consent/consent-state';
 
@@ -41,16 +40,6 @@ export function tagProblem(tag: string): string | null {
 /** Trimmed and without repeats, in the given order. */
 export function normalizeTags(tags: readonly string[] | undefined): string[] {
   return [...new Set((tags ?? []).map((t) => t.trim()))];
-}
-
-let sequence = 0;
-/**
- * A cuid-shaped id made here (time-ordered, then random), for a row written in raw SQL: a contact is linked to
- * its tags, a message queued, without reading it back.
- */
-export function newRowId(): string {
-  sequence = (sequence + 1) % 36 ** 4;
-  return `c${Date.now().toString(36).padStart(8, '0')}${sequence.toString(36).padStart(4, '0')}${randomBytes(8).toString('hex').slice(0, 12)}`;
 }
 
 export interface ContactFields {
@@ -104,5 +93,3 @@ export function validateRow(row: Record<string, string | undefined>): { fields: 
   return { fields: { name, email, phone, birthday, instagramId, tags, optIn } };
 }
 
-/** The id of a new contact. */
-export const newContactId = newRowId;

@@ -6,7 +6,8 @@ import { isDataError, isUniqueViolation } from '../../core/prisma/prisma-errors'
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { Prisma } from '../../generated/prisma/client';
 import type { TenantScope } from '../../core/auth/tenant-scope';
-import { ContactFields, birthdayColumns, newContactId, validateRow } from './contact-fields';
+import { newRowId } from '../../core/prisma/raw-sql';
+import { ContactFields, birthdayColumns, validateRow } from './contact-fields';
 import type { ContactTagAddedEvent } from './contact.events';
 import { ConsentRepository } from './consent/consent.repository';
 import { ContactsRepository, Db } from './contacts.repository';
@@ -249,7 +250,7 @@ export class ContactsImportService {
         else updates.push({ ...row, id });
         targeted.add(id);
       } else {
-        creates.push({ ...row, id: newContactId() });
+        creates.push({ ...row, id: newRowId() });
       }
     }
 

@@ -6,7 +6,8 @@ import type { TenantScope } from '../../core/auth/tenant-scope';
 import type { Channel } from '../../generated/prisma/enums';
 import { type ConsentState, UNKNOWN } from './consent/consent-state';
 import { CONTACT_TAG_ADDED } from './contact.events';
-import { type ContactFields, birthdayColumns, newContactId } from './contact-fields';
+import { newRowId, sqlTimestamp } from '../../core/prisma/raw-sql';
+import { type ContactFields, birthdayColumns } from './contact-fields';
 
 /** A Prisma client or an interactive transaction's client. */
 export type Db = Prisma.TransactionClient;
@@ -157,7 +158,7 @@ export class ContactsRepository {
             ${set('instagramId', change.instagramId, 'text')},
             ${set('birthday', birthday && (birthday.birthday?.toISOString().slice(0, 10) ?? null), 'date')},
             ${set('birthMonth', birthday && birthday.birthMonth, 'smallint')}, ${set('birthDay', birthday && birthday.birthDay, 'smallint')},
-            "updatedAt" = ${new Date().toISOString().slice(0, 23)}::timestamp(3)
+            "updatedAt" = ${sqlTimestamp()}::timestamp(3)
           WHERE c.id = ${id}::text AND c."organizationId" = ${scope.organizationId}::text
           RETURNING c.*
         )
@@ -191,7 +192,7 @@ export class ContactsRepository {
 
   /** The statement of `insert`: no row when no slot is free or a tag of `tags` (distinct names) does not exist. */
   private async insertIfTagsExist(orgId: string, fields: NewContact, tags: string[]) {
-    const now = new Date().toISOString().slice(0, 23);
+    const now = sqlTimestamp();
     const birthday = birthdayColumns(fields.birthday);
     const [inserted] = await this.prisma.queryPrepared<Omit<RawContactRow, 'tags' | 'consents'> & { added: string[] }>(
       'zyva_contact_insert',
@@ -204,7 +205,7 @@ export class ContactsRepository {
         RETURNING id
       ), contact AS (
         INSERT INTO contacts (id, "organizationId", name, email, phone, birthday, "birthMonth", "birthDay", "instagramId", "createdAt", "updatedAt")
-        SELECT ${newContactId()}::text, slot.id, ${fields.name}::text, ${fields.email}::text, ${fields.phone}::text,
+        SELECT ${newRowId()}::text, slot.id, ${fields.name}::text, ${fields.email}::text, ${fields.phone}::text,
                ${birthday.birthday?.toISOString().slice(0, 10) ?? null}::date, ${birthday.birthMonth}::smallint, ${birthday.birthDay}::smallint,
                ${fields.instagramId}::text, ${now}::timestamp(3), ${now}::timestamp(3)
         FROM slot

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../../core/prisma/prisma.service';
+import { sqlTimestamp } from '../../core/prisma/raw-sql';
 import { Prisma } from '../../generated/prisma/client';
 import { MessageQuota } from '../organizations/message-quota';
 import { CONSENT_CHANNELS } from './send-rules';
@@ -32,11 +33,6 @@ export interface AcceptedMessage {
   idempotencyKey: string | null;
   campaignId: string | null;
   flowExecutionId: string | null;
-}
-
-/** A `timestamp(3)` as Prisma stores it: the UTC time, without a zone. */
-function sqlTimestamp(date: Date): string {
-  return date.toISOString().slice(0, 23);
 }
 
 /** The two statements of `POST /api/messages` (MessagesService.create): what it checks, and what it stores. */

@@ -12,7 +12,7 @@ import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
 import type { Message } from '../../generated/prisma/client';
-import { newRowId as newMessageId } from '../contacts/contact-fields';
+import { newRowId } from '../../core/prisma/raw-sql';
 import { type AcceptedMessage, MessageAcceptRepository } from './message-accept.repository';
 import { TenantScope } from '../../core/auth/tenant-scope';
 import { IDEMPOTENCY_KEY_PATTERN, MessageDto, MessageListQueryDto, TemplateRef } from './dto/message.dto';
@@ -141,7 +141,7 @@ export class MessagesService {
 
     await this.quota.consume(scope.organizationId, 1, facts.maxMessagesPerMonth);
     const message: AcceptedMessage = {
-      id: newMessageId(),
+      id: newRowId(),
       organizationId: scope.organizationId,
       contactId: input.contactId,
       channel: input.channel,
