@@ -3,6 +3,8 @@ const transform = { '^.+\\.(t|j)s$': ['@swc/jest'] };
 
 module.exports = {
   testTimeout: 60000,
+  globalSetup: '<rootDir>/test/global-setup.cjs',
+  globalTeardown: '<rootDir>/test/global-teardown.cjs',
   projects: [
     {
       displayName: 'unit',

@@ -176,9 +176,37 @@ async function main() {
     `\nCPU during the run: API process ${(apiCpu * 100).toFixed(0)}% of a core, worker ${(workerCpu * 100).toFixed(0)}%, ` +
       `Postgres ${(postgres * 100).toFixed(0)}% (the bench database's connections that outlived the run); the machine's ${os.cpus().length} cores ${(machineBusy * 100).toFixed(0)}% busy`,
   );
+  console.log('\nPer route, from the API\'s own histogram (time inside the process, from request to response):');
+  for (const line of routeLatencies(await (await fetch(`${zyva.url}/metrics`)).text())) console.log(`  ${line}`);
   console.log(`throughput ${(rps / PART_ONE_RPS).toFixed(2)}x part one's ${PART_ONE_RPS} req/s (goal 3x): ${rps >= 3 * PART_ONE_RPS ? 'met' : 'NOT met'}`);
   console.log(`p99 ${p99.toFixed(0)} ms (goal < 250 ms): ${p99 < 250 ? 'met' : 'NOT met'}`);
   console.log(`API RSS at the end ${end.toFixed(0)} MB (goal < 300 MB after 10 minutes${DURATION_S < 600 ? '; this run was shorter' : ''}): ${end < 300 ? 'met' : 'NOT met'}`);
+}
+
+/**
+ * Each route of the mix in zyva_http_request_duration_seconds: requests, and the buckets holding its median and
+ * its 99th percentile (an upper bound: "p99 <= 0.25 s").
+ */
+function routeLatencies(metrics) {
+  const routes = new Map();
+  for (const [, labelText, count] of metrics.matchAll(/^zyva_http_request_duration_seconds_bucket\{([^}]*)\} (\d+)/gm)) {
+    const labels = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
+    if (!labels.status_code.startsWith('2')) continue;
+    const key = `${labels.method} ${labels.route}`;
+    const buckets = routes.get(key) ?? new Map();
+    buckets.set(labels.le, (buckets.get(labels.le) ?? 0) + Number(count));
+    routes.set(key, buckets);
+  }
+  const lines = [];
+  for (const [route, buckets] of routes) {
+    const sorted = [...buckets].map(([le, n]) => [le === '+Inf' ? Infinity : Number(le), n]).sort((a, b) => a[0] - b[0]);
+    const total = sorted.at(-1)[1];
+    if (total < 10) continue;
+    const at = (q) => sorted.find(([, n]) => n >= q * total)[0];
+    const above = total - (sorted.find(([le]) => le === 0.25)?.[1] ?? total);
+    lines.push(`${route.padEnd(28)} ${String(total).padStart(7)} requests, p50 <= ${at(0.5)} s, p99 <= ${at(0.99)} s, ${((100 * above) / total).toFixed(1)}% over 250 ms`);
+  }
+  return lines;
 }
 
 runBench(session, () => main().finally(() => rmSync(work, { recursive: true, force: true })));

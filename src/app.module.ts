@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CachedReadPath } from './app.cached-read';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE, ModuleRef } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AppCacheModule } from './core/cache/cache.module';
@@ -60,7 +60,7 @@ import { SocialPostsModule } from './modules/social-posts/social-posts.module';
     SocialPostsModule,
   ],
   providers: [
-    { provide: APP_PIPE, useFactory: createValidationPipe },
+    { provide: APP_PIPE, useFactory: createValidationPipe, inject: [ModuleRef] },
     { provide: APP_FILTER, useClass: HttpExceptionFilter },
     { provide: APP_GUARD, useExisting: AuthGuard },
     { provide: APP_GUARD, useExisting: RateLimitGuard },

@@ -3,15 +3,28 @@ import fastifyMultipart from '@fastify/multipart';
 import { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, loadConfig } from './core/config/app-config';
 import { SESSION_COOKIE } from './core/auth/auth.types';
-import { BEARER_SCHEME, COOKIE_SCHEME, publicSecurity } from './core/http/api-docs';
+import { BEARER_SCHEME, COOKIE_SCHEME, jsonBodies, publicSecurity } from './core/http/api-docs';
 import { installInputGuards } from './core/http/input-guards';
 
 /** The Fastify adapter as production runs it (also used by e2e tests). */
 export function createFastifyAdapter(): FastifyAdapter {
-  return new FastifyAdapter({ trustProxy: loadConfig().TRUST_PROXY, bodyLimit: 1024 * 1024 });
+  return new FastifyAdapter({ trustProxy: loadConfig().TRUST_PROXY, bodyLimit: 1024 * 1024, frameworkErrors: answerRouterError });
+}
+
+/**
+ * What the router refuses before any route runs (a path parameter over its
+ * 100 characters, a broken %-escape) in the API's error shape, instead of
+ * Fastify's own body, which names a 414 "Bad Request" and echoes the URL.
+ */
+function answerRouterError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is longer than 100 characters.' : 'The URL is not validly encoded.';
+  void reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Bad Request', message });
 }
 
 /**
@@ -30,7 +43,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
 }
 
 function setupSwagger(app: INestApplication, config: AppConfig): void {
-  const document = publicSecurity(SwaggerModule.createDocument(
+  const document = jsonBodies(publicSecurity(SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Zyva API')
@@ -50,7 +63,7 @@ function setupSwagger(app: INestApplication, config: AppConfig): void {
       .addCookieAuth(SESSION_COOKIE, { type: 'apiKey', in: 'cookie', description: 'The HttpOnly session cookie set by login' }, COOKIE_SCHEME)
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: 'METRICS_TOKEN, when one is set' }, 'metrics')
       .build(),
-  ));
+  )));
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     swaggerOptions: { persistAuthorization: true },

@@ -14,6 +14,7 @@ import { loadConfig } from './core/config/app-config';
 import { AppConfigModule } from './core/config/config.module';
 import { ConfigValidationError, type EnvironmentVariables } from './core/config/env.schema';
 import { CryptoModule } from './core/crypto/crypto.module';
+import { KEY_RING_VARIABLE } from './core/crypto/key-ring';
 import { PrismaModule } from './core/prisma/prisma.module';
 import { closeRedisClient, createRedisClient } from './core/redis/redis.connection';
 import { migrateRedisLayout } from './core/redis/redis-migrate';
@@ -75,8 +76,12 @@ async function withModules<T>(imports: Type[], work: (get: <S>(type: Type<S>) =>
 }
 
 async function channelsReencrypt({ print }: CliContext): Promise<void> {
-  const { checked, rewritten } = await withModules([ChannelsCliModule], (get) => get(ConnectionsReencryption).run());
+  const { checked, rewritten, unreadable } = await withModules([ChannelsCliModule], (get) => get(ConnectionsReencryption).run());
   print(`channels:reencrypt: ${rewritten} of ${checked} connections rewritten with the first key`);
+  for (const { id, kind, reason } of unreadable) print(`channels:reencrypt: connection ${id} (${kind}) left as it is: ${reason}`);
+  if (unreadable.length > 0) {
+    throw new Error(`${unreadable.length} connection(s) cannot be decrypted with ${KEY_RING_VARIABLE}; keep the key that sealed them, or PUT their credentials again`);
+  }
 }
 
 export const COMMANDS: Record<string, CliCommand> = {

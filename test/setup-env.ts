@@ -10,6 +10,7 @@
  * cluster has no db index: files are kept apart by their prefixes and ids.
  */
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 
 process.env.NODE_ENV ??= 'test';
 process.env.DATABASE_URL ??= 'postgresql://postgres@127.0.0.1:5432/zyva_test';
@@ -23,6 +24,8 @@ if (process.env.TEST_REDIS_CLUSTER_NODES) {
 process.env.TRUST_PROXY = 'true';
 process.env.LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
 process.env.QUEUE_PREFIX = `zyvatest-${randomBytes(4).toString('hex')}`;
+// Noted for test/global-teardown.cjs, which removes what is left under it after the run.
+if (process.env.ZYVA_TEST_PREFIXES_FILE) appendFileSync(process.env.ZYVA_TEST_PREFIXES_FILE, `${process.env.QUEUE_PREFIX}\n`);
 // Reconcilers scan the whole database: in tests they only touch rows untouched for 5 min (older than any
 // suite's own), so one suite's reconciler never picks up another running suite's work.
 process.env.RECONCILE_GRACE_MS ??= '300000';

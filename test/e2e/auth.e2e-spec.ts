@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { QueueName } from '../../src/core/queues/queue.catalogue';
 import { bearer, Fixtures, randomIp, uniqueEmail, waitFor } from '../utils/factories';
 import { createTestApp, TestApp } from '../utils/test-app';
@@ -87,16 +88,17 @@ describe('auth and sessions (e2e)', () => {
 
     it('refuses a second account with the same email (409) and creates nothing', async () => {
       const u = await fx.registerUser();
-      const before = await t.prisma.organization.count();
+      const organizationName = `Copy ${randomUUID()}`;
       const res = await post('/api/auth/register').send({
         email: u.email,
         password: 'longenough1',
         name: 'Copy',
-        organizationName: 'Copy',
+        organizationName,
       });
       expect(res.status).toBe(409);
       expect(res.body).toEqual({ statusCode: 409, error: 'Conflict', message: expect.any(String) });
-      expect(await t.prisma.organization.count()).toBe(before);
+      expect(await t.prisma.organization.count({ where: { name: organizationName } })).toBe(0);
+      expect(await t.prisma.user.count({ where: { email: u.email } })).toBe(1);
     });
 
     it('lists every invalid field and rejects unknown properties', async () => {
@@ -160,6 +162,18 @@ describe('auth and sessions (e2e)', () => {
       const viaCookie = await t.http.get('/api/auth/me').set('Cookie', `zyva_session=${res.body.token}`);
       expect(viaCookie.status).toBe(200);
       expect(viaCookie.body.id).toBe(u.userId);
+    });
+
+    it('takes the Bearer scheme in any case, as RFC 7235 says of auth schemes', async () => {
+      const u = await fx.registerUser();
+      for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+        const res = await t.http.get('/api/auth/me').set('Authorization', `${scheme} ${u.token}`);
+        expect(res.status).toBe(200);
+        expect(res.body.id).toBe(u.userId);
+      }
+      const write = await t.http.post('/api/contacts').set('Authorization', `bearer ${u.token}`).send({ name: 'Case' });
+      expect(write.status).toBe(201);
+      expect((await t.http.get('/api/auth/me').set('Authorization', 'bearer')).status).toBe(401);
     });
 
     it('answers a wrong password and an unknown email with the same 401', async () => {

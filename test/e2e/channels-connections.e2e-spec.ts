@@ -162,6 +162,25 @@ describe('channel connections (e2e)', () => {
     expect((await rows(b)).filter((r) => r.kind === kind)).toHaveLength(0);
   });
 
+  it('keeps a secret the provider echoes in its refusal out of the answer and the stored error', async () => {
+    // The Graph API names a malformed token in its message ("Malformed access token EAAG…").
+    const echoing = secret('EAAG');
+    wa.script('phone', graphError(190, `Malformed access token ${echoing}`, 400));
+    const refused = await put(b, 'whatsapp', { ...good.whatsapp, phoneNumberId: otherPhoneId, accessToken: echoing });
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toContain('Malformed access token');
+    expect(JSON.stringify(refused.body)).not.toContain(echoing);
+
+    expect((await put(b, 'whatsapp', { ...good.whatsapp, phoneNumberId: otherPhoneId, accessToken: creds.waOther })).status).toBe(200);
+    wa.script('phone', graphError(190, `Malformed access token ${creds.waOther}`, 400));
+    const checked = await t.http.post('/api/channels/whatsapp/check').set(bearer(b.token));
+    expect(checked.body).toMatchObject({ status: 'INVALID', error: expect.stringContaining('Malformed access token') });
+    expect(JSON.stringify(checked.body)).not.toContain(creds.waOther);
+    const [row] = (await rows(b)).filter((r) => r.kind === 'whatsapp');
+    expect(row.error).not.toContain(creds.waOther);
+    expect((await t.http.delete('/api/channels/whatsapp').set(bearer(b.token))).status).toBe(204);
+  });
+
   it('answers 502 when the provider fails or does not answer, and keeps an existing connection as it was', async () => {
     const first = await put(a, 'instagram', good.instagram);
     const before = (await rows(a)).find((r) => r.kind === 'instagram')!;
@@ -199,6 +218,19 @@ describe('channel connections (e2e)', () => {
       expect.arrayContaining([expect.stringContaining('accountSid'), expect.stringContaining('authToken'), expect.stringContaining('from'), 'property extra should not exist']),
     );
     expect((await put(a, 'whatsapp', { ...good.whatsapp, maxPerSecond: '80' })).status).toBe(400);
+  });
+
+  it('refuses a from address with an unbalanced angle bracket (400), storing nothing and calling no provider', async () => {
+    for (const from of ['Loja A <ofertas@lojaa.com.br', 'ofertas@lojaa.com.br>']) {
+      const res = await put(b, 'email', { ...good.email, from });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toEqual([expect.stringContaining('from must be an address like')]);
+    }
+    expect(resend.requests).toHaveLength(0);
+    expect((await rows(b)).filter((r) => r.kind === 'email')).toHaveLength(0);
+    expect((await put(b, 'email', { ...good.email, from: 'ofertas@lojaa.com.br' })).status).toBe(200);
+    expect((await put(b, 'email', { ...good.email, from: 'Loja B <ofertas@lojaa.com.br>' })).status).toBe(200);
+    expect((await t.http.delete('/api/channels/email').set(bearer(b.token))).status).toBe(204);
   });
 
   it('lists, checks and deletes only the caller organization’s connections', async () => {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { KeyRing } from '../../src/core/crypto/key-ring';
+import { ConnectionSecrets, secretHint } from '../../src/modules/channels/connections/connection-secrets';
 import { bearer, Fixtures, randomIp, RegisteredUser, SETTLED_STATUSES, waitFor } from '../utils/factories';
 import { StandIn, startWhatsAppStandIn } from '../utils/provider-stand-ins';
 import { fromSource, runNode } from '../utils/processes';
@@ -38,6 +40,13 @@ describe('channel secrets: key rotation and the key ring (e2e)', () => {
     });
   };
 
+  /** Runs the CLI under `keys`; other suites' connections (sealed with their keys) may be listed as unreadable. */
+  const reencrypt = async (keys: string) => {
+    const run = await runNode(fromSource('src/cli.ts', 'channels:reencrypt'), { DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL, CHANNEL_ENCRYPTION_KEYS: keys });
+    const unreadable = [...run.stdout.matchAll(/connection (\S+) \(\w+\) left as it is/g)].map((m) => m[1]);
+    return { ...run, unreadable };
+  };
+
   beforeAll(async () => {
     wa = await startWhatsAppStandIn(number);
   });
@@ -61,15 +70,16 @@ describe('channel secrets: key rotation and the key ring (e2e)', () => {
     const both = await app(`${newKey},${oldKey}`);
     expect((await sendOne(both, 'duas chaves')).status).toBe('SENT');
 
-    const env = { DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL, CHANNEL_ENCRYPTION_KEYS: `${newKey},${oldKey}` };
-    const run = await runNode(fromSource('src/cli.ts', 'channels:reencrypt'), env);
-    expect(run.code).toBe(0);
+    const run = await reencrypt(`${newKey},${oldKey}`);
     expect(run.stdout).toMatch(/channels:reencrypt: [1-9]\d* of \d+ connections rewritten/);
     const rewritten = await both.prisma.channelConnection.findFirstOrThrow({ where: { organizationId: user.organizationId } });
+    expect(run.unreadable).not.toContain(rewritten.id);
+    expect(run.code).toBe(run.unreadable.length > 0 ? 1 : 0);
     expect(rewritten.secrets).toMatch(/^v1:new:/);
     expect(rewritten.secrets).not.toContain(number.accessToken);
-    const again = await runNode(fromSource('src/cli.ts', 'channels:reencrypt'), env);
+    const again = await reencrypt(`${newKey},${oldKey}`);
     expect(again.stdout).toMatch(/channels:reencrypt: 0 of \d+ connections rewritten/);
+    expect((await both.prisma.channelConnection.findUniqueOrThrow({ where: { id: rewritten.id } })).secrets).toBe(rewritten.secrets);
 
     const onlyNew = await app(newKey);
     expect((await sendOne(onlyNew, 'só a nova')).status).toBe('SENT');
@@ -82,6 +92,43 @@ describe('channel secrets: key rotation and the key ring (e2e)', () => {
     const m = await sendOne(stranger, 'sem chave');
     expect(m.status).toBe('FAILED');
     expect(m.errorMessage).toMatch(/cannot be decrypted.*"new".*no longer in CHANNEL_ENCRYPTION_KEYS/);
+  });
+
+  it('channels:reencrypt leaves a connection the ring cannot open as it is, names it and exits 1', async () => {
+    const stranger = `other:${key()}`;
+    const own = await t!.prisma.channelConnection.findFirstOrThrow({ where: { organizationId: user.organizationId } });
+    const run = await reencrypt(stranger);
+    expect(run.code).toBe(1);
+    expect(run.unreadable).toContain(own.id);
+    expect(run.stdout).toContain(`connection ${own.id} (whatsapp) left as it is: the key "new" that encrypted this value is no longer in CHANNEL_ENCRYPTION_KEYS`);
+    expect(run.stderr).toMatch(/channels:reencrypt stopped: [1-9]\d* connection\(s\) cannot be decrypted with CHANNEL_ENCRYPTION_KEYS/);
+    expect(`${run.stdout}${run.stderr}`).not.toContain(number.accessToken);
+    expect((await t!.prisma.channelConnection.findUniqueOrThrow({ where: { id: own.id } })).secrets).toBe(own.secrets);
+  });
+
+  it('channels:reencrypt still rewrites, under the first key, a connection the ring opens beside one it cannot', async () => {
+    const stranger = `other:${key()}`;
+    const own = await t!.prisma.channelConnection.findFirstOrThrow({ where: { organizationId: user.organizationId } });
+    const second = await fx.registerUser();
+    const apiKey = `re_${randomBytes(8).toString('hex')}`;
+    const readable = await t!.prisma.channelConnection.create({
+      data: {
+        organizationId: second.organizationId,
+        kind: 'email',
+        config: { from: 'loja@example.com' },
+        account: {},
+        secrets: new ConnectionSecrets(KeyRing.parse(oldKey)).seal(second.organizationId, 'email', { apiKey }),
+        secretHint: secretHint(apiKey),
+      },
+    });
+    const run = await reencrypt(`${stranger},${oldKey}`);
+    expect(run.code).toBe(1);
+    expect(run.unreadable).toContain(own.id);
+    expect(run.unreadable).not.toContain(readable.id);
+    const after = await t!.prisma.channelConnection.findUniqueOrThrow({ where: { id: readable.id } });
+    expect(after.secrets).toMatch(/^v1:other:/);
+    expect(new ConnectionSecrets(KeyRing.parse(stranger)).open(second.organizationId, 'email', after.secrets)).toEqual({ apiKey });
+    expect(`${run.stdout}${run.stderr}`).not.toContain(apiKey);
   });
 
   it('refuses to start in production without a valid CHANNEL_ENCRYPTION_KEYS, naming it', async () => {

@@ -30,6 +30,10 @@ describe('Contacts CSV import (e2e)', () => {
 
   it('imports good rows, updates duplicates, and rejects bad lines with their reasons', async () => {
     const user = await store();
+    // Tag events are written for tags that start a flow (one that waits, doing nothing): all of them here but `a` and `b`.
+    await t.prisma.flow.createMany({
+      data: ['antiga', 'vip', 'newsletter', 'cliente'].map((tag) => ({ organizationId: user.organizationId, name: tag, triggerType: 'TAG_ADDED' as const, triggerTag: tag, steps: [{ type: 'WAIT', seconds: 3600 }] })),
+    });
     const existing = await t.http.post('/api/contacts').set(bearer(user.token)).send({ name: 'Velha', email: 'velha@example.com', tags: ['antiga'] });
     const other = await t.http.post('/api/contacts').set(bearer(user.token)).send({ name: 'Outra', phone: '+5511900000001' });
     await t.http.get('/api/contacts').set(bearer(user.token)); // cached before the import
@@ -85,6 +89,7 @@ describe('Contacts CSV import (e2e)', () => {
     const events = await tagEventsOf(t, { organizationId: user.organizationId });
     expect(events.filter((e) => e.contactId === existing.body.id).map((e) => e.tag)).toEqual(['antiga', 'vip']);
     expect(events.filter((e) => e.contactId === byName['Ana Maria'].id).map((e) => e.tag).sort()).toEqual(['cliente', 'newsletter', 'vip']);
+    expect(events.filter((e) => e.contactId === byName['Iris'].id)).toEqual([]);
 
     // The lists cached before the import were dropped.
     const list = await t.http.get('/api/contacts').set(bearer(user.token));

@@ -14,7 +14,15 @@ describe('Contacts (e2e)', () => {
     other = await fixtures.registerUser();
     await fixtures.setPlan(owner.organizationId, 'ENTERPRISE');
     await fixtures.setPlan(other.organizationId, 'ENTERPRISE');
+    // A tag's event is written only when a flow starts on it: these tags start one (that waits, doing nothing).
+    await flowsOn(owner, ['vip', 'newsletter', 'cliente-fiel']);
+    await flowsOn(other, ['a']);
   });
+
+  const flowsOn = (user: RegisteredUser, tags: string[]) =>
+    t.prisma.flow.createMany({
+      data: tags.map((tag) => ({ organizationId: user.organizationId, name: `On ${tag}`, triggerType: 'TAG_ADDED' as const, triggerTag: tag, steps: [{ type: 'WAIT', seconds: 3600 }] })),
+    });
 
   afterAll(async () => {
     await fixtures.cleanup();
@@ -31,7 +39,7 @@ describe('Contacts (e2e)', () => {
     (await t.prisma.organization.findUniqueOrThrow({ where: { id: orgId }, select: { contactCount: true } })).contactCount;
   const eventsFor = (contactId: string) => tagEventsOf(t, { contactId });
 
-  it('creates a contact with every field, writes birthMonth/birthDay, counts it and emits one event per tag', async () => {
+  it('creates a contact with every field, writes birthMonth/birthDay, counts it and emits one event per tag that starts a flow', async () => {
     const before = await contactCount(owner.organizationId);
     const res = await as(owner).post('/api/contacts', {
       name: '  Ana Souza ',
@@ -39,7 +47,7 @@ describe('Contacts (e2e)', () => {
       phone: '+5511987654321',
       birthday: '1990-02-28',
       instagramId: 'ana.souza',
-      tags: ['vip', 'newsletter', 'vip'],
+      tags: ['vip', 'newsletter', 'vip', 'avulsa'],
     });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
@@ -49,7 +57,7 @@ describe('Contacts (e2e)', () => {
       phone: '+5511987654321',
       birthday: '1990-02-28',
       instagramId: 'ana.souza',
-      tags: ['newsletter', 'vip'],
+      tags: ['avulsa', 'newsletter', 'vip'],
       consent: { WHATSAPP: 'UNKNOWN', EMAIL: 'UNKNOWN', SMS: 'UNKNOWN', INSTAGRAM_DM: 'UNKNOWN' },
       whatsappWindowExpiresAt: null,
       createdAt: expect.any(String),
@@ -65,7 +73,7 @@ describe('Contacts (e2e)', () => {
         { organizationId: owner.organizationId, contactId: res.body.id, tag: 'newsletter' },
       ]),
     );
-    expect(await eventsFor(res.body.id)).toHaveLength(2);
+    expect(await eventsFor(res.body.id)).toHaveLength(2); // `avulsa` starts nothing: no event
   });
 
   it.each([
@@ -200,6 +208,58 @@ describe('Contacts (e2e)', () => {
     // A page past the end still tells the total; every contact carries its tags.
     expect((await as(user).get('/api/contacts?limit=5&page=3')).body).toMatchObject({ data: [], total: 8, page: 3 });
     expect((await as(user).get('/api/contacts?search=Gabriel')).body.data[0]).toMatchObject({ tags: ['novo', 'vip'], phone: '+5531988887777' });
+  });
+
+  it('answers pages asked for at the same moment, of two organizations, in one statement, each with its own rows and total', async () => {
+    const [a, b] = [await fixtures.registerUser(), await fixtures.registerUser()];
+    await fixtures.setPlan(a.organizationId, 'ENTERPRISE');
+    for (let i = 0; i < 7; i++) await as(a).post('/api/contacts', { name: `A ${i}`, tags: i % 2 ? ['par'] : [] });
+    for (let i = 0; i < 3; i++) await as(b).post('/api/contacts', { name: `B ${i}` });
+    await as(a).post('/api/contacts/' + (await t.prisma.contact.findFirstOrThrow({ where: { organizationId: a.organizationId } })).id + '/tags', { tag: 'novo' });
+    const repository = t.get<{ page(scope: object, filter: object, skip: number, take: number): Promise<[{ id: string; tags: unknown[] }[], number]> }>(
+      'modules/contacts/contacts.repository',
+      'ContactsRepository',
+    );
+    const newestFirst = async (organizationId: string) =>
+      (
+        await t.prisma.contact.findMany({
+          where: { organizationId },
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+          include: { tags: { select: { tag: { select: { name: true } } } } },
+        })
+      ).map((c) => ({ id: c.id, tags: c.tags.map((l) => ({ tag: { name: l.tag.name } })).sort((x, y) => x.tag.name.localeCompare(y.tag.name)) }));
+    const [ofA, ofB] = [await newestFirst(a.organizationId), await newestFirst(b.organizationId)];
+    const asked: [RegisteredUser, number, number][] = [
+      [a, 0, 3], [b, 0, 2], [a, 3, 3], [a, 6, 3], [b, 2, 2], [a, 9, 3], [b, 4, 2], [a, 0, 7],
+    ];
+    const statements = jest.spyOn(t.prisma, 'queryPrepared');
+    // All asked in one tick: one batch.
+    const pages = await Promise.all(
+      asked.map(([user, skip, take]) => repository.page({ organizationId: user.organizationId }, {}, skip, take)),
+    );
+    expect(statements.mock.calls.filter(([name]) => name === 'zyva_contacts_pages')).toHaveLength(1);
+    statements.mockRestore();
+    asked.forEach(([user, skip, take], i) => {
+      const [rows, total] = pages[i];
+      const all = user === a ? ofA : ofB;
+      expect(total).toBe(all.length);
+      expect(rows.map((r) => ({ id: r.id, tags: [...(r.tags as { tag: { name: string } }[])].sort((x, y) => x.tag.name.localeCompare(y.tag.name)) }))).toEqual(
+        all.slice(skip, skip + take),
+      );
+    });
+    // And over HTTP, as many pages at once as a busy API sees: the same answers as one at a time.
+    const paths = [1, 2, 3, 4].map((page) => `/api/contacts?limit=3&page=${page}`);
+    const together = await Promise.all([...paths.map((p) => as(a).get(p)), ...paths.map((p) => as(b).get(p))]);
+    for (const [i, res] of together.entries()) {
+      const user = i < 4 ? a : b;
+      const all = i < 4 ? ofA : ofB;
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ total: all.length, page: (i % 4) + 1 });
+      expect(res.body.data.map((c: { id: string }) => c.id)).toEqual(all.slice((i % 4) * 3, (i % 4) * 3 + 3).map((c) => c.id));
+      expect(res.body.data).toEqual(
+        await Promise.all(res.body.data.map(async (c: { id: string }) => (await as(user).get(`/api/contacts/${c.id}`)).body)),
+      );
+    }
   });
 
   it('a page shows each contact exactly as reading it does (birthday, times, tags, consent)', async () => {

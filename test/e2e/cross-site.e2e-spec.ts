@@ -30,6 +30,11 @@ describe('cross-site requests with the session cookie (e2e)', () => {
     expect(fromSite.status).toBe(403);
     const sibling = await t.http.post('/api/contacts').set(cookie()).set('Sec-Fetch-Site', 'same-site').send({ name: 'Eve' });
     expect(sibling.status).toBe(403);
+    // What an HTML form can send without a preflight: still the 403, not the 415 such a body gets otherwise.
+    for (const [type, body] of [['form', 'name=Eve'], ['text/plain', '{"name":"Eve"}']]) {
+      const form = await t.http.post('/api/contacts').set(cookie()).set('Origin', 'https://evil.example').type(type).send(body);
+      expect(form.status).toBe(403);
+    }
     expect(await contacts()).toBe(before);
   });
 

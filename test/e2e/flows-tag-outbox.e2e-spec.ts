@@ -84,7 +84,7 @@ describe('tag triggers through the outbox (e2e)', () => {
 
   it('an event handed out under a lease goes to no other drain until the lease ends, never to another deployment; handled events are purged after 7 days', async () => {
     interface OutboxLike {
-      claim(types: string[], limit: number, leaseMs: number): Promise<{ id: bigint; attempts: number }[]>;
+      claim(types: string[], limit: number, leaseMs: number): Promise<{ events: { id: bigint; attempts: number }[]; completed: number }>;
       purge(): Promise<number>;
     }
     const outbox = api.get<OutboxLike>('core/outbox/outbox.service', 'OutboxService');
@@ -103,10 +103,10 @@ describe('tag triggers through the outbox (e2e)', () => {
     });
 
     const first = await outbox.claim([type], 10, 1500);
-    expect(first).toEqual([expect.objectContaining({ id: pending.id, attempts: 1 })]);
-    expect(await outbox.claim([type], 10, 1500)).toEqual([]); // leased: a second drain gets nothing
+    expect(first).toEqual({ events: [expect.objectContaining({ id: pending.id, attempts: 1 })], completed: 0 });
+    expect(await outbox.claim([type], 10, 1500)).toEqual({ events: [], completed: 0 }); // leased: a second drain gets nothing
     const again = await waitFor(async () => {
-      const claimed = await outbox.claim([type], 10, 60_000);
+      const claimed = (await outbox.claim([type], 10, 60_000)).events;
       return claimed.length > 0 ? claimed : undefined;
     }, 10_000, 200);
     expect(again).toEqual([expect.objectContaining({ id: pending.id, attempts: 2 })]); // the first drain died: handed out again

@@ -324,6 +324,11 @@ describe('flows (e2e)', () => {
 
     const badBody = `{"contactId": 42}`;
     expect((await send(badBody, sign(secret, badBody))).status).toBe(400);
+    // Signed, but not sent as JSON: the signature is checked first (401), then the type (415).
+    expect((await send(raw, 'sha256=' + '0'.repeat(64), { 'Content-Type': 'text/plain' })).status).toBe(401);
+    const plain = await send(raw, sign(secret, raw), { 'Content-Type': 'text/plain' });
+    expect(plain.status).toBe(415);
+    expect(plain.body).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
     const unknownContact = `{"contactId": "nope"}`;
     expect((await send(unknownContact, sign(secret, unknownContact))).status).toBe(404);
     expect((await t.http.post('/api/webhooks/flows/does-not-exist').set('X-Zyva-Signature', sign(secret, raw)).set('Content-Type', 'application/json').send(raw)).status).toBe(404);

@@ -48,6 +48,7 @@ describe('GET /metrics (e2e)', () => {
     expect((await t.http.get('/metrics')).status).toBe(401);
     expect((await t.http.get('/metrics').set(bearer('wrong'))).status).toBe(401);
     expect((await t.http.get('/metrics').set(bearer(loja.token))).status).toBe(401);
+    expect((await t.http.get('/metrics').set('Authorization', `bearer ${METRICS_TOKEN}`)).status).toBe(200);
     const res = await t.http.get('/metrics').set(bearer(METRICS_TOKEN));
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);

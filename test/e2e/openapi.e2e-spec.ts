@@ -85,6 +85,15 @@ describe('the OpenAPI document at /docs-json (e2e)', () => {
     expect(doc.paths['/api/contacts'].get.security).toEqual(expect.arrayContaining([{ bearer: [] }]));
   });
 
+  it('names the 415 of every route taking a JSON body, and not of the provider webhooks, which read their own', () => {
+    const paths = (document as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }).paths;
+    for (const [route, method] of [['/api/contacts', 'post'], ['/api/flows/{id}', 'patch'], ['/api/webhooks/flows/{id}', 'post'], ['/api/channels/{kind}', 'put']]) {
+      expect(paths[route][method].responses).toHaveProperty('415');
+    }
+    expect(paths['/api/webhooks/whatsapp'].post.responses).not.toHaveProperty('415');
+    expect(paths['/api/contacts'].get.responses).not.toHaveProperty('415');
+  });
+
   it('generates a typed client that compiles valid calls and makes them against the API', async () => {
     // The CLI, as an API client's build would run it (its programmatic entry is ESM-only inside).
     const generate = spawnSync(join(root, 'node_modules', '.bin', 'openapi-typescript'), [join(artifacts, 'openapi.json'), '-o', join(artifacts, 'api.d.ts')], {

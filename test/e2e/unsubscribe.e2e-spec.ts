@@ -199,7 +199,7 @@ describe('Unsubscribe link (e2e)', () => {
     expect(Object.keys(item.post.requestBody.content).sort()).toEqual(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data']);
     expect(item.post.requestBody.required).toBe(false);
     const consentRoutes = document.paths['/api/contacts/{id}/consent'];
-    expect(Object.keys(consentRoutes.put.responses).sort()).toEqual(['200', '400', '401', '403', '404', '429']);
+    expect(Object.keys(consentRoutes.put.responses).sort()).toEqual(['200', '400', '401', '403', '404', '415', '429']);
     expect(consentRoutes.get.responses['200'].content['application/json'].schema).toEqual({ type: 'array', items: { $ref: '#/components/schemas/ConsentEventDto' } });
     const list = document.paths['/api/contacts'].get.parameters.find((p: { name: string }) => p.name === 'consent');
     expect(list).toMatchObject({ in: 'query', required: false, schema: { example: 'EMAIL:OPTED_OUT' } });

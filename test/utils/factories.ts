@@ -77,8 +77,21 @@ export class Fixtures {
       const cache = this.t.get<{ invalidateOrganization(id: string): Promise<void> }>('core/cache/cache.service', 'CacheService');
       await cache.invalidateOrganization(id).catch(() => undefined);
     }
-    await this.t.prisma.organization.deleteMany({ where: { id: { in: [...this.orgIds] } } });
-    await this.t.prisma.user.deleteMany({ where: { id: { in: [...this.userIds] } } });
+    // A worker may still be sending a test's campaign: its row updates can deadlock with the cascade, which Postgres breaks by failing one side.
+    await retryOnConflict(() => this.t.prisma.organization.deleteMany({ where: { id: { in: [...this.orgIds] } } }));
+    await retryOnConflict(() => this.t.prisma.user.deleteMany({ where: { id: { in: [...this.userIds] } } }));
+  }
+}
+
+/** Runs `write` again while Postgres reports a deadlock or write conflict (Prisma's P2034), up to ten times. */
+async function retryOnConflict<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'P2034' || attempt === 10) throw error;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
   }
 }
 

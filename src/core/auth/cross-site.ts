@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { bearerTokenOf } from './bearer';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -12,7 +13,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * older ones only send Origin, compared with the host the request was made to.
  */
 export function isCrossSiteCookieWrite(request: FastifyRequest): boolean {
-  if (SAFE_METHODS.has(request.method) || request.headers.authorization?.startsWith('Bearer ')) return false;
+  if (SAFE_METHODS.has(request.method) || bearerTokenOf(request.headers.authorization)) return false;
   const site = request.headers['sec-fetch-site'];
   if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = request.headers.origin;

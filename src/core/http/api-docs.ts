@@ -94,6 +94,28 @@ export function publicSecurity(document: OpenAPIObject): OpenAPIObject {
   return document;
 }
 
+/** The provider webhooks read their bodies themselves (and check a signature over them): they answer no 415. */
+const PROVIDER_WEBHOOKS = /^\/api\/webhooks\/(whatsapp|resend|twilio)\b/;
+
+/**
+ * Every operation taking a JSON body answers a form or plain-text body 415
+ * (see input-guards.ts); said once here rather than on each route.
+ */
+export function jsonBodies(document: OpenAPIObject): OpenAPIObject {
+  for (const [route, path] of Object.entries(document.paths)) {
+    if (PROVIDER_WEBHOOKS.test(route)) continue;
+    for (const operation of Object.values(path) as { requestBody?: { content?: Record<string, unknown> }; responses?: Record<string, unknown> }[]) {
+      const types = Object.keys(operation?.requestBody?.content ?? {});
+      if (types.length !== 1 || types[0] !== 'application/json' || !operation.responses || '415' in operation.responses) continue;
+      operation.responses['415'] = {
+        description: 'The body is not JSON (a form, plain text, another type): send it with Content-Type: application/json',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponseDto' } } },
+      };
+    }
+  }
+  return document;
+}
+
 /** Adds the rate-limit headers (and the cache header, for cached routes) to a success answer. */
 export function limited(options: ApiResponseOptions, extra: { cached?: boolean } = {}): ApiResponseOptions {
   return { ...options, headers: { ...RATE_LIMIT_HEADERS, ...(extra.cached ? CACHE_HEADERS : {}), ...(options.headers ?? {}) } } as ApiResponseOptions;

@@ -1,4 +1,4 @@
-import { jsonShapeProblem, nulProblems } from './body-guards';
+import { jsonShapeProblem, textProblems } from './body-guards';
 
 describe('jsonShapeProblem', () => {
   it('accepts ordinary bodies, brackets inside strings included', () => {
@@ -21,16 +21,24 @@ describe('jsonShapeProblem', () => {
   });
 });
 
-describe('nulProblems', () => {
+describe('textProblems', () => {
   it('names every field holding a NUL, at any depth, and property names too', () => {
     const body = { name: 'A\u0000', ok: 'fine', tags: ['x', 'y\u0000'], data: { deep: [{ v: '\u0000' }] }, ['k\u0000']: 1 };
-    expect(nulProblems(body)).toEqual([
+    expect(textProblems(body)).toEqual([
       'the body has a property name containing the NUL character (\\u0000)',
       'name must not contain the NUL character (\\u0000)',
       'tags[1] must not contain the NUL character (\\u0000)',
       'data.deep[0].v must not contain the NUL character (\\u0000)',
     ]);
-    expect(nulProblems({ a: 'clean', b: [1, null, true] })).toEqual([]);
-    expect(nulProblems('x\u0000', 'search')).toEqual(['search must not contain the NUL character (\\u0000)']);
+    expect(textProblems({ a: 'clean', b: [1, null, true] })).toEqual([]);
+    expect(textProblems('x\u0000', 'search')).toEqual(['search must not contain the NUL character (\\u0000)']);
+  });
+
+  it('names text with an unpaired surrogate, and passes paired ones (emoji)', () => {
+    expect(textProblems({ name: 'A\ud800', ok: 'Olá 😀', tags: ['\udc00'], ['k\ud83d']: 1 })).toEqual([
+      'the body has a property name containing an unpaired surrogate',
+      'name must be valid Unicode text (it has an unpaired surrogate)',
+      'tags[0] must be valid Unicode text (it has an unpaired surrogate)',
+    ]);
   });
 });

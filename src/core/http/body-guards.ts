@@ -8,6 +8,7 @@
 export const MAX_JSON_DEPTH = 32;
 export const MAX_JSON_ARRAY_ITEMS = 10_000;
 const NUL = '\u0000';
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** Enough to name what is wrong without echoing a hostile body back. */
 const MAX_REPORTED = 20;
 
@@ -57,25 +58,30 @@ export function jsonShapeProblem(text: string, maxDepth = MAX_JSON_DEPTH, maxIte
 }
 
 /**
- * The fields of a parsed value whose text or name holds a NUL character, as
- * validation messages (`tags[2] must not contain…`), walked with a stack.
- * `root` names the value itself when it is a plain string (a query or path parameter).
+ * The fields of a parsed value whose text or name holds a NUL character, or an
+ * unpaired surrogate (JSON's `"\ud800"` is not Unicode text: it would be stored
+ * as U+FFFD without a word), as validation messages (`tags[2] must not
+ * contain…`), walked with a stack. `root` names the value itself when it is a
+ * plain string (a query or path parameter); `whole` names what a property
+ * name with such a character belongs to (the body, the query string).
  */
-export function nulProblems(value: unknown, root = ''): string[] {
+export function textProblems(value: unknown, root = '', whole = 'the body'): string[] {
   const problems: string[] = [];
   const stack: { value: unknown; path: string }[] = [{ value, path: root }];
   while (stack.length > 0 && problems.length < MAX_REPORTED) {
     const { value: current, path } = stack.pop()!;
     if (typeof current === 'string') {
-      if (current.includes(NUL)) problems.push(`${path || 'the body'} must not contain the NUL character (\\u0000)`);
+      if (current.includes(NUL)) problems.push(`${path || whole} must not contain the NUL character (\\u0000)`);
+      else if (UNPAIRED_SURROGATE.test(current)) problems.push(`${path || whole} must be valid Unicode text (it has an unpaired surrogate)`);
     } else if (Array.isArray(current)) {
       for (let i = current.length - 1; i >= 0; i--) stack.push({ value: current[i], path: `${path}[${i}]` });
     } else if (current !== null && typeof current === 'object') {
       const keys = Object.keys(current);
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i];
-        if (key.includes(NUL)) {
-          problems.push(`${path || 'the body'} has a property name containing the NUL character (\\u0000)`);
+        if (key.includes(NUL) || UNPAIRED_SURROGATE.test(key)) {
+          const what = key.includes(NUL) ? 'the NUL character (\\u0000)' : 'an unpaired surrogate';
+          problems.push(`${path || whole} has a property name containing ${what}`);
           continue;
         }
         stack.push({ value: (current as Record<string, unknown>)[key], path: path ? `${path}.${key}` : key });

@@ -12,7 +12,7 @@ function WithinListWindow() {
     validator: {
       validate: (page: unknown, args) => {
         const limit = Number((args?.object as { limit?: unknown }).limit ?? 20);
-        return typeof page !== 'number' || !Number.isInteger(limit) || (page - 1) * limit < MAX_LIST_OFFSET;
+        return !Number.isInteger(page) || !Number.isInteger(limit) || ((page as number) - 1) * limit < MAX_LIST_OFFSET;
       },
       defaultMessage: (args) =>
         `page must be at most ${Math.ceil(MAX_LIST_OFFSET / Number((args?.object as { limit?: unknown }).limit ?? 20))} with this limit: lists answer their first ${MAX_LIST_OFFSET} rows (narrow the filters to see others)`,

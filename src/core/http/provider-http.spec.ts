@@ -24,6 +24,13 @@ describe('ProviderHttp', () => {
         res.on('close', () => res.removeAllListeners('drain'));
         return pump();
       }
+      if (req.url === '/echo') {
+        // A refusal quoting the credentials it was given, as the Graph API does with a malformed token.
+        const auth = req.headers.authorization ?? '';
+        const secret = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString().split(':')[1] : auth.slice(7);
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        return res.end(JSON.stringify({ error: { message: `Malformed access token ${secret}`, code: 190 } }));
+      }
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end('{"ok":true}');
     });
@@ -39,6 +46,14 @@ describe('ProviderHttp', () => {
   it('reads ordinary answers', async () => {
     const answer = await client.request({ provider: 'Test', method: 'GET', url: `${base}/small` });
     expect(answer).toMatchObject({ status: 200, json: { ok: true } });
+  });
+
+  it('takes the request’s own bearer or basic-auth secret out of the answer', async () => {
+    const bearer = await client.request({ provider: 'Test', method: 'GET', url: `${base}/echo`, headers: { Authorization: 'Bearer EAAGsecret123' } });
+    expect(bearer.json).toEqual({ error: { message: 'Malformed access token [redacted]', code: 190 } });
+    const basic = `Basic ${Buffer.from('AC123:twilio-auth-token').toString('base64')}`;
+    const twilio = await client.request({ provider: 'Test', method: 'GET', url: `${base}/echo`, headers: { authorization: basic } });
+    expect(twilio.text).toBe('{"error":{"message":"Malformed access token [redacted]","code":190}}');
   });
 
   it('stops reading an answer past the size cap, with an error that is not retried', async () => {

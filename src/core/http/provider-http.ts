@@ -62,7 +62,7 @@ export class ProviderHttp implements OnApplicationShutdown {
         });
         res.on('error', (error) => reject(error instanceof ProviderError ? error : this.networkError(req, error)));
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+          const text = withoutCredentials(Buffer.concat(chunks).toString('utf8'), headers);
           resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: parseJson(text) });
         });
       });
@@ -100,6 +100,22 @@ export class ProviderHttp implements OnApplicationShutdown {
 
 /** Network errors raised before any byte of the request reached the provider. */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Shorter values are not searched for: replacing them could break the answer's own text. */
+const MIN_REDACTED_LENGTH = 8;
+
+/**
+ * The answer with the request's own credentials taken out. Providers quote a
+ * refused token in their error ("Malformed access token EAAG…"), and such
+ * reasons reach API answers, stored errors and logs, where a secret never may.
+ */
+export function withoutCredentials(text: string, headers: Record<string, string | number>): string {
+  const auth = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+  if (typeof auth !== 'string') return text;
+  const [scheme, value = ''] = auth.split(' ', 2);
+  const secrets = scheme.toLowerCase() === 'basic' ? [Buffer.from(value, 'base64').toString('utf8').split(':').slice(1).join(':')] : [value];
+  return secrets.filter((secret) => secret.length >= MIN_REDACTED_LENGTH).reduce((answer, secret) => answer.split(secret).join('[redacted]'), text);
+}
 
 function parseJson(text: string): unknown {
   if (!text) return undefined;

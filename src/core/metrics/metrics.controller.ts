@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, ApiUn
 import type { FastifyReply } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Public } from '../auth/auth.decorators';
+import { bearerTokenOf } from '../auth/bearer';
 import { AppConfig } from '../config/app-config';
 import { ErrorResponseDto } from '../http/pagination.dto';
 import { MetricsService } from './metrics.service';
@@ -48,7 +49,7 @@ export class MetricsController {
   private authorize(authorization: string | undefined): void {
     const expected = this.config.METRICS_TOKEN;
     if (!expected) return;
-    const given = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : '';
+    const given = bearerTokenOf(authorization);
     // Comparing digests keeps the comparison constant-time whatever the length of the guess.
     if (!given || !timingSafeEqual(digest(given), digest(expected))) {
       throw new UnauthorizedException('A valid metrics token is required.');

@@ -9,7 +9,7 @@ export function workerProviders(...processors: Provider[]): Provider[] {
   return isWorkerRole(loadConfig()) ? processors : [];
 }
 
-/** Concurrency of each processor, from WORKER_CONCURRENCY (default 5). */
+/** Concurrency of each processor, from WORKER_CONCURRENCY (default 100). */
 export function workerConcurrency(): number {
   return loadConfig().WORKER_CONCURRENCY;
 }

@@ -11,6 +11,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import type { Role } from '../../generated/prisma/enums';
 import { IS_PUBLIC, ROLES } from '../../core/auth/auth.decorators';
+import { bearerTokenOf } from '../../core/auth/bearer';
 import { isCrossSiteCookieWrite } from '../../core/auth/cross-site';
 import { settledOutcome } from '../../core/auth/guards-settled';
 import { SESSION_COOKIE } from '../../core/auth/auth.types';
@@ -18,9 +19,7 @@ import { SessionService } from './session.service';
 
 /** Bearer token first, then the `zyva_session` cookie. */
 export function sessionTokenOf(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim() || undefined;
-  return request.cookies?.[SESSION_COOKIE] || undefined;
+  return bearerTokenOf(request.headers.authorization) ?? (request.cookies?.[SESSION_COOKIE] || undefined);
 }
 
 /**

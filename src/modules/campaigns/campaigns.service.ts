@@ -12,7 +12,7 @@ import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter } from '../channels/routing/channel-router';
 import { WhatsAppTemplatesService } from '../channels/templates/whatsapp-templates.service';
 import type { TemplateRef } from '../messages/dto/message.dto';
-import { OutsideWindowException, outsideWindow } from '../messages/send-rules';
+import { OutsideWindowException, outsideWindow, senderOf } from '../messages/send-rules';
 import { campaignAudience, campaignOptedOut } from './campaign-audience';
 import { CampaignDto, CreateCampaignDto } from './dto/campaign.dto';
 
@@ -46,15 +46,11 @@ export class CampaignsService {
    * variables), then a `fan-out-campaign` job creates and queues the messages in batches.
    */
   async create(scope: TenantScope, dto: CreateCampaignDto): Promise<CampaignDto> {
-    const sender = this.registry.sender(dto.channel);
-    if (!sender) throw new BadRequestException([`channel must be one of the following values: ${this.registry.channels().join(', ')}`]);
+    const sender = senderOf(this.registry, dto);
     const scheduledFor = dto.scheduledFor ? new Date(dto.scheduledFor) : undefined;
     if (scheduledFor && scheduledFor.getTime() > Date.now() + MAX_SCHEDULE_MS) {
-      throw new BadRequestException('scheduledFor must be within a year from now.');
+      throw new BadRequestException(['scheduledFor must be within a year from now.']);
     }
-    if (dto.template && dto.channel !== 'WHATSAPP') throw new BadRequestException(['template is only for the WHATSAPP channel']);
-    if (dto.template && dto.content !== undefined) throw new BadRequestException(['give either content or template, not both']);
-    if (!dto.template && !dto.content) throw new BadRequestException(['content should not be empty']);
     const route = await this.router.choose(scope.organizationId, sender.kind, dto.channel);
     // The window is each contact's, and almost every contact of a campaign is outside it: free-form text is refused whole.
     if (outsideWindow(dto.channel, route.route, Boolean(dto.template), null)) throw new OutsideWindowException();

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { CHANNEL_KIND, ChannelKind, MESSAGE_SENDER, MessageSender, SOCIAL_PUBLISHER } from './channel-extension';
+import { CHANNEL_KIND, CHANNEL_NAME, ChannelKind, MESSAGE_SENDER, MessageSender, SOCIAL_PUBLISHER } from './channel-extension';
 import type { SocialPublisher } from './publishers/social-publisher';
 
 interface Index {
@@ -36,6 +36,17 @@ export class ChannelRegistry {
   /** Message channels, in registration order: WHATSAPP, EMAIL, SMS, INSTAGRAM_DM, then extensions'. */
   channels(): string[] {
     return [...this.index.senders.keys()];
+  }
+
+  /** A well-formed channel name no sender serves, as a 400 message (the DTO checks the form). */
+  channelProblems(channel: unknown): string[] {
+    if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel) || this.sender(channel)) return [];
+    return [this.unknownChannel()];
+  }
+
+  /** The 400 message for a channel no sender serves, naming those that exist. */
+  unknownChannel(): string {
+    return `channel must be one of the following values: ${this.channels().join(', ')}`;
   }
 
   publisher(platform: string): SocialPublisher | undefined {

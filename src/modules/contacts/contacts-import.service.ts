@@ -8,7 +8,6 @@ import { Prisma } from '../../generated/prisma/client';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import { newRowId } from '../../core/prisma/raw-sql';
 import { ContactFields, birthdayColumns, validateRow } from './contact-fields';
-import type { ContactTagAddedEvent } from './contact.events';
 import { ConsentRepository } from './consent/consent.repository';
 import { ContactsRepository, Db } from './contacts.repository';
 import { ContactsService } from './contacts.service';
@@ -36,7 +35,8 @@ interface BatchOutcome {
   created: number;
   updated: number;
   errors: ImportErrorDto[];
-  added: ContactTagAddedEvent[];
+  /** Tag events written to the outbox. */
+  events: number;
   /** Rows that target a contact another row of the batch already updates: written in a next batch, in file order. */
   deferred: Row[];
 }
@@ -103,7 +103,7 @@ export class ContactsImportService {
   async import(scope: TenantScope, file: Readable): Promise<ImportResultDto> {
     const errors = new FirstLines();
     const result: ImportResultDto = { created: 0, updated: 0, rejected: 0, errors: errors.listed, omittedErrors: 0 };
-    const added: ContactTagAddedEvent[] = [];
+    let events = 0;
     const reject = (line: number, reason: string) => {
       result.rejected += 1;
       errors.add({ line, reason });
@@ -119,7 +119,7 @@ export class ContactsImportService {
         result.created += outcome.created;
         result.updated += outcome.updated;
         for (const error of outcome.errors) reject(error.line, error.reason);
-        added.push(...outcome.added);
+        events += outcome.events;
         pending = outcome.deferred;
       }
     };
@@ -162,7 +162,7 @@ export class ContactsImportService {
     } finally {
       // Each batch went through `cache.writing` (no stale cache); the tag events of what was written, even when
       // something stopped the import, wake the drain.
-      await this.contacts.afterWrite(added);
+      await this.contacts.afterWrite(events);
     }
     if (!header) throw new BadRequestException('The file is empty: expected a header line with at least a "name" column.');
     result.omittedErrors = errors.omitted;
@@ -208,14 +208,14 @@ export class ContactsImportService {
           ? 'a value of this row cannot be stored'
           : undefined;
       if (!reason) throw error;
-      if (rows.length === 1) return { created: 0, updated: 0, errors: [{ line: rows[0].line, reason }], added: [], deferred: [] };
-      const total: BatchOutcome = { created: 0, updated: 0, errors: [], added: [], deferred: [] };
+      if (rows.length === 1) return { created: 0, updated: 0, errors: [{ line: rows[0].line, reason }], events: 0, deferred: [] };
+      const total: BatchOutcome = { created: 0, updated: 0, errors: [], events: 0, deferred: [] };
       for (const row of rows) {
         const one = await this.writeBatch(scope, [row]);
         total.created += one.created;
         total.updated += one.updated;
         total.errors.push(...one.errors);
-        total.added.push(...one.added);
+        total.events += one.events;
         total.deferred.push(...one.deferred);
       }
       return total;
@@ -224,7 +224,7 @@ export class ContactsImportService {
 
   private async tryBatch(scope: TenantScope, rows: Row[]): Promise<BatchOutcome> {
     const orgId = scope.organizationId;
-    const outcome: BatchOutcome = { created: 0, updated: 0, errors: [], added: [], deferred: [] };
+    const outcome: BatchOutcome = { created: 0, updated: 0, errors: [], events: 0, deferred: [] };
     const emails = rows.map((r) => r.fields.email).filter((e): e is string => !!e);
     const phones = rows.map((r) => r.fields.phone).filter((p): p is string => !!p);
     const existing =
@@ -263,7 +263,7 @@ export class ContactsImportService {
       await this.bulkInsert(tx, orgId, admitted);
       await this.bulkUpdate(tx, orgId, updates);
       const links = [...admitted, ...updates].flatMap((row) => row.fields.tags.map((tag) => ({ contactId: row.id, tag })));
-      outcome.added = (await this.repository.attachTags(tx, orgId, links)).map((l) => ({ organizationId: orgId, ...l }));
+      outcome.events = await this.repository.attachTags(tx, orgId, links);
       const optIns = [...admitted, ...updates].flatMap((row) => row.fields.optIn.map((channel) => ({ contactId: row.id, channel, line: row.line })));
       await this.consent.recordImportedOptIns(tx, orgId, optIns, scope.userId);
       outcome.created = admitted.length;

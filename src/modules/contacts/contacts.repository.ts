@@ -6,6 +6,7 @@ import type { TenantScope } from '../../core/auth/tenant-scope';
 import type { Channel } from '../../generated/prisma/enums';
 import { type ConsentState, UNKNOWN } from './consent/consent-state';
 import { CONTACT_TAG_ADDED } from './contact.events';
+import { Batcher } from '../../core/batching/batcher';
 import { newRowId, sqlTimestamp } from '../../core/prisma/raw-sql';
 import { type ContactFields, birthdayColumns } from './contact-fields';
 
@@ -29,6 +30,12 @@ export interface ContactChange {
 
 /** The columns a new contact is given. */
 export type NewContact = Pick<ContactFields, 'name' | 'email' | 'phone' | 'birthday' | 'instagramId'>;
+
+/** A tag on a contact. */
+export interface TagLink {
+  contactId: string;
+  tag: string;
+}
 
 /** A contact row as the page query returns it: tag names and consents aggregated beside the columns. */
 type RawContactRow = Omit<ContactRow, 'tags'> & { tags: string[] };
@@ -63,6 +70,16 @@ export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+interface PageRequest {
+  orgId: string;
+  skip: number;
+  take: number;
+}
+/** Pages read by one statement at most. */
+const PAGES_PER_STATEMENT = 50;
+/** Statements of unfiltered pages running at once per process (of the pool's 20 connections); more pages wait and go together. */
+const PAGE_STATEMENTS_IN_FLIGHT = 4;
+
 export interface ContactFilter {
   search?: string;
   tag?: string;
@@ -82,32 +99,53 @@ export class ContactsRepository {
    * One page, newest first, and the number of matching contacts, in one statement (one round trip, one snapshot:
    * the total and the rows always agree), with each row's tags and consents. Unfiltered, the total is the
    * organization's `contactCount`, which every write keeps exact in its own transaction, so a page reads only its
-   * rows (the index on organization and creation time, then the id among equal times), not every contact; a
-   * filtered page counts its matches. Only a page past the end needs a second statement, for the total.
+   * rows (a backward scan of the index on organization, creation time and id), not every contact, and the pages
+   * asked for at the same moment go together in one statement (`unfilteredPages`). A filtered page counts its
+   * matches; only one past the end needs a second statement, for the total.
    */
   async page(scope: TenantScope, filter: ContactFilter, skip: number, take: number): Promise<[ContactRow[], number]> {
-    const orgId = scope.organizationId;
+    if (!(filter.search || filter.tag || filter.consent)) return this.unfilteredPages.add({ orgId: scope.organizationId, skip, take });
     const order = Prisma.sql`ORDER BY "createdAt" DESC, id DESC`;
-    const filtered = Boolean(filter.search || filter.tag || filter.consent);
     const where = this.sqlWhereOf(scope, filter);
-    const stored = Prisma.sql`(SELECT "contactCount" FROM organizations WHERE id = ${orgId})`;
-    // The unfiltered page is most of the traffic: a prepared statement (one SQL text, whatever the page).
-    const rows = filtered
-      ? await this.prisma.$queryRaw<(RawContactRow & { total: number })[]>`
-          WITH page AS (SELECT c.*, count(*) OVER ()::int AS total FROM contacts c WHERE ${where} ${order} OFFSET ${skip} LIMIT ${take})
-          SELECT page.*, ${RELATIONS} FROM page ${order}`
-      : await this.prisma.queryPrepared<RawContactRow & { total: number }>(
-          'zyva_contacts_page',
-          Prisma.sql`
-          WITH page AS (SELECT c.* FROM contacts c WHERE ${where} ${order} OFFSET ${skip}::int LIMIT ${take}::int)
-          SELECT page.*, ${RELATIONS}, ${stored} AS total FROM page ${order}`,
-        );
+    const rows = await this.prisma.$queryRaw<(RawContactRow & { total: number })[]>`
+      WITH page AS (SELECT c.*, count(*) OVER ()::int AS total FROM contacts c WHERE ${where} ${order} OFFSET ${skip} LIMIT ${take})
+      SELECT page.*, ${RELATIONS} FROM page ${order}`;
     if (rows.length > 0 || skip === 0) return [rows.map(toContactRow), rows[0]?.total ?? 0];
-    const [{ total }] = await this.prisma.$queryRaw<{ total: number }[]>(
-      filtered ? Prisma.sql`SELECT count(*)::int AS total FROM contacts c WHERE ${where}` : Prisma.sql`SELECT ${stored} AS total`,
-    );
+    const [{ total }] = await this.prisma.$queryRaw<{ total: number }[]>`SELECT count(*)::int AS total FROM contacts c WHERE ${where}`;
     return [[], total ?? 0];
   }
+
+  /**
+   * Unfiltered pages, of any organizations, in one prepared statement: each asked page is a row of the input arrays
+   * joined to its rows (or to one empty row past the end, which still carries the total), in input order. Each page
+   * is read in the statement's snapshot, taken after every one of them was asked for, so a page asked for after a
+   * write answered sees it. The most read path of the API: under load, the pages asked for while
+   * PAGE_STATEMENTS_IN_FLIGHT statements run wait for one to end and go together (fewer, bigger statements).
+   */
+  private readonly unfilteredPages = new Batcher<PageRequest, [ContactRow[], number]>(
+    async (requests) => {
+      const rows = await this.prisma.queryPrepared<RawContactRow & { n: string; total: number | null }>(
+        'zyva_contacts_pages',
+        Prisma.sql`
+        SELECT asked.n, page.*, ${RELATIONS}, (SELECT "contactCount" FROM organizations WHERE id = asked.org) AS total
+        FROM unnest(${requests.map((r) => r.orgId)}::text[], ${requests.map((r) => r.skip)}::int[], ${requests.map((r) => r.take)}::int[])
+             WITH ORDINALITY AS asked(org, skip, take, n)
+        LEFT JOIN LATERAL (
+          SELECT c.* FROM contacts c WHERE c."organizationId" = asked.org ORDER BY "createdAt" DESC, id DESC OFFSET asked.skip LIMIT asked.take
+        ) page ON true
+        ORDER BY asked.n, page."createdAt" DESC, page.id DESC`,
+      );
+      const pages = requests.map((): [ContactRow[], number] => [[], 0]);
+      for (const row of rows) {
+        const page = pages[Number(row.n) - 1];
+        page[1] = row.total ?? 0;
+        if (row.id !== null) page[0].push(toContactRow(row));
+      }
+      return pages;
+    },
+    PAGES_PER_STATEMENT,
+    PAGE_STATEMENTS_IN_FLIGHT,
+  );
 
   /** The filter of `page` in SQL (table alias `c`): the same contacts as `consentWhere` and Prisma's filters would match. */
   private sqlWhereOf(scope: TenantScope, filter: ContactFilter): Prisma.Sql {
@@ -177,24 +215,27 @@ export class ContactsRepository {
    * Answers null, having written no contact, when no slot is free. A unique violation (email, phone) fails the
    * statement as a whole.
    */
-  async insert(orgId: string, fields: NewContact, tags: string[]): Promise<{ row: ContactRow; added: { contactId: string; tag: string }[] } | null> {
+  async insert(orgId: string, fields: NewContact, tags: string[]): Promise<{ row: ContactRow; events: number } | null> {
     let inserted = await this.insertIfTagsExist(orgId, fields, tags);
     if (!inserted && tags.length > 0) {
       await this.prisma.tag.createMany({ data: tags.map((name) => ({ organizationId: orgId, name })), skipDuplicates: true });
       inserted = await this.insertIfTagsExist(orgId, fields, tags);
     }
     if (!inserted) return null;
-    const { added, ...columns } = inserted;
+    const { added, events, ...columns } = inserted;
     // A new contact has exactly these tags and no consent recorded yet: nothing to read back.
     const row = toContactRow({ ...columns, tags: added, consents: [] });
-    return { row, added: added.map((tag) => ({ contactId: row.id, tag })) };
+    return { row, events };
   }
 
-  /** The statement of `insert`: no row when no slot is free or a tag of `tags` (distinct names) does not exist. */
+  /**
+   * The statement of `insert`: no row when no slot is free or a tag of `tags` (distinct names) does not exist.
+   * `events`: how many of the tags' events were written (the outbox leaves out those that start nothing).
+   */
   private async insertIfTagsExist(orgId: string, fields: NewContact, tags: string[]) {
     const now = sqlTimestamp();
     const birthday = birthdayColumns(fields.birthday);
-    const [inserted] = await this.prisma.queryPrepared<Omit<RawContactRow, 'tags' | 'consents'> & { added: string[] }>(
+    const [inserted] = await this.prisma.queryPrepared<Omit<RawContactRow, 'tags' | 'consents'> & { added: string[]; events: number }>(
       'zyva_contact_insert',
       Prisma.sql`
       WITH tag AS (
@@ -218,7 +259,8 @@ export class ContactsRepository {
                  jsonb_build_object('contactId', link."contactId", 'tag', tag.name) AS payload
           FROM link JOIN tag ON tag.id = link."tagId"`)}
       )
-      SELECT contact.*, ARRAY(SELECT tag.name FROM link JOIN tag ON tag.id = link."tagId") AS added FROM contact`,
+      SELECT contact.*, ARRAY(SELECT tag.name FROM link JOIN tag ON tag.id = link."tagId") AS added, (SELECT count(*)::int FROM event) AS events
+      FROM contact`,
     );
     return inserted;
   }
@@ -252,12 +294,13 @@ export class ContactsRepository {
   }
 
   /**
-   * Links tags (created as needed) to contacts; answers only the links that did
-   * not exist. Each of those is a `contact.tag-added` event, appended to the
-   * outbox in the same transaction: a tag is never added without its event.
+   * Links tags (created as needed) to contacts. Each link that did not exist
+   * is a `contact.tag-added` event, appended to the outbox in the same
+   * transaction: a tag is never added without its event (unless the event
+   * would start nothing). Answers how many events were written.
    */
-  async attachTags(db: Db, orgId: string, links: { contactId: string; tag: string }[]): Promise<{ contactId: string; tag: string }[]> {
-    if (links.length === 0) return [];
+  async attachTags(db: Db, orgId: string, links: TagLink[]): Promise<number> {
+    if (links.length === 0) return 0;
     const names = [...new Set(links.map((l) => l.tag))];
     await db.tag.createMany({ data: names.map((name) => ({ organizationId: orgId, name })), skipDuplicates: true });
     const tags = await db.tag.findMany({ where: { organizationId: orgId, name: { in: names } }, select: { id: true, name: true } });
@@ -269,11 +312,10 @@ export class ContactsRepository {
       ON CONFLICT DO NOTHING
       RETURNING "contactId", "tagId"`;
     const added = inserted.map((row) => ({ contactId: row.contactId, tag: nameOf.get(row.tagId)! }));
-    await this.outbox.append(
+    return this.outbox.append(
       db,
       added.map((link) => ({ organizationId: orgId, type: CONTACT_TAG_ADDED, payload: link })),
     );
-    return added;
   }
 
   async detachTag(db: Db, orgId: string, contactId: string, tag: string): Promise<void> {

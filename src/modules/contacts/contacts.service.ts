@@ -6,7 +6,6 @@ import { isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import type { TenantScope } from '../../core/auth/tenant-scope';
 import { normalizeTags, parseBirthday, tagProblem } from './contact-fields';
-import type { ContactTagAddedEvent } from './contact.events';
 import { consentMapOf, parseConsentFilter } from './consent/consent-state';
 import { ContactRow, ContactsRepository, Db } from './contacts.repository';
 import { ContactDto, CreateContactDto, ListContactsQueryDto, UpdateContactDto } from './dto/contact.dto';
@@ -52,7 +51,8 @@ export function conflictOf(error: unknown): ConflictException | undefined {
  * (the organization's cached lists, organization and dashboard are gone before
  * it answers, or it is refused before anything changes), and records a
  * `contact.tag-added` outbox event with it for each tag a contact did not have
- * (ContactsRepository.insert and attachTags), kicking the drain after commit.
+ * and that starts a flow (ContactsRepository.insert and attachTags), kicking
+ * the drain after commit when it wrote one.
  */
 @Injectable()
 export class ContactsService {
@@ -112,10 +112,10 @@ export class ContactsService {
   async create(scope: TenantScope, dto: CreateContactDto): Promise<ContactDto> {
     const orgId = scope.organizationId;
     const tags = normalizeTags(dto.tags);
-    let added: ContactTagAddedEvent[] = [];
+    let events = 0;
     let row: ContactRow;
     try {
-      ({ row, added } = await this.cache.writing(orgId, async () => {
+      ({ row, events } = await this.cache.writing(orgId, async () => {
         const fields = {
           name: dto.name,
           email: dto.email ?? null,
@@ -125,12 +125,12 @@ export class ContactsService {
         };
         const created = await this.repository.insert(orgId, fields, tags);
         if (!created) throw new ContactCapExceededException(await this.maxContactsOf(this.prisma, orgId));
-        return { row: created.row, added: created.added.map((link) => ({ organizationId: orgId, ...link })) };
+        return { row: created.row, events: created.events };
       }));
     } catch (error) {
       throw conflictOf(error) ?? error;
     }
-    await this.afterWrite(added);
+    await this.afterWrite(events);
     return toContactDto(row);
   }
 
@@ -171,12 +171,12 @@ export class ContactsService {
     const name = tag.trim();
     const problem = tagProblem(name);
     if (problem) throw new BadRequestException([problem]);
-    const { row, added } = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
+    const { row, events } = await this.cache.writing(orgId, () => this.prisma.$transaction(async (tx) => {
       if (!(await this.repository.find(scope, id, tx))) throw new NotFoundException('Contact not found.');
-      const links = await this.repository.attachTags(tx, orgId, [{ contactId: id, tag: name }]);
-      return { row: (await this.repository.find(scope, id, tx))!, added: links.map((l) => ({ organizationId: orgId, ...l })) };
+      const events = await this.repository.attachTags(tx, orgId, [{ contactId: id, tag: name }]);
+      return { row: (await this.repository.find(scope, id, tx))!, events };
     }));
-    await this.afterWrite(added);
+    await this.afterWrite(events);
     return toContactDto(row);
   }
 
@@ -192,11 +192,11 @@ export class ContactsService {
   }
 
   /**
-   * After a write (through `cache.writing`, which dropped what it made stale): wakes the outbox drain when tags
-   * were added. Their events were committed with the write, so a lost kick only delays them.
+   * After a write (through `cache.writing`, which dropped what it made stale): wakes the outbox drain when it wrote
+   * tag events. They were committed with the write, so a lost kick only delays them.
    */
-  async afterWrite(added: ContactTagAddedEvent[]): Promise<void> {
-    if (added.length > 0) await this.outbox.kick();
+  async afterWrite(events: number): Promise<void> {
+    if (events > 0) await this.outbox.kick();
   }
 
   /**

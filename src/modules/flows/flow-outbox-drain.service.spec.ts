@@ -13,10 +13,17 @@ const event = (id: number, tag: string, attempts = 1): OutboxEvent => ({
   attempts,
 });
 
+const tagOf = (e: OutboxEvent) => (e.payload as { tag: string }).tag;
+
 function setup(batches: OutboxEvent[][], tagAdded: (e: { contactId: string; tag: string }) => Promise<void> = async () => undefined) {
-  const calls = { completed: [] as bigint[][], failed: [] as [bigint, string, number | null][], kicks: 0, started: [] as string[], purges: 0 };
+  const calls = { claims: 0, completed: [] as bigint[][], failed: [] as [bigint, string, number | null][], kicks: 0, started: [] as string[], purges: 0 };
   const outbox = {
-    claim: async () => batches.shift() ?? [],
+    // As the claim with TAG_STARTS_NO_FLOW does in SQL: the events of tag `no-flow` are handled by the claim itself.
+    claim: async () => {
+      calls.claims++;
+      const batch = batches.shift() ?? [];
+      return { events: batch.filter((e) => tagOf(e) !== 'no-flow'), completed: batch.filter((e) => tagOf(e) === 'no-flow').length };
+    },
     complete: async (ids: bigint[]) => void calls.completed.push(ids),
     failed: async (id: bigint, error: string, retryInMs: number | null) => void calls.failed.push([id, error, retryInMs]),
     kick: async () => void calls.kicks++,
@@ -26,8 +33,6 @@ function setup(batches: OutboxEvent[][], tagAdded: (e: { contactId: string; tag:
     },
   };
   const triggers = {
-    tagsWithFlows: async (events: { organizationId: string; tag: string }[]) =>
-      new Set(events.filter((e) => e.tag !== 'no-flow').map((e) => `${e.organizationId}:${e.tag}`)),
     tagAdded: async (e: { contactId: string; tag: string }) => {
       calls.started.push(e.contactId);
       await tagAdded(e);
@@ -43,11 +48,22 @@ function setup(batches: OutboxEvent[][], tagAdded: (e: { contactId: string; tag:
 }
 
 describe('FlowOutboxDrainService', () => {
-  it('starts the flows of each event and marks the batch handled; tags without flows are handled without starting anything', async () => {
+  it('starts the flows of the events the claim hands out and marks them handled; the claim handled those of tags without flows', async () => {
     const { drain, calls } = setup([[event(1, 'vip'), event(2, 'no-flow'), event(3, 'vip')]]);
     await expect(drain.run()).resolves.toEqual({ handled: 3, failed: 0, purged: 0 });
     expect(calls.started.sort()).toEqual(['c1', 'c3']);
-    expect(calls.completed.map((ids) => ids.map(Number).sort())).toEqual([[1, 2, 3]]);
+    expect(calls.completed.map((ids) => ids.map(Number).sort())).toEqual([[1, 3]]);
+  });
+
+  it('a batch shorter than DRAIN_BATCH ends the run without claiming again (a later kick brings a follow-up job); a full one is followed by another claim', async () => {
+    const full = Array.from({ length: DRAIN_BATCH }, (_, i) => event(i, i % 2 ? 'vip' : 'no-flow'));
+    const { drain, calls } = setup([full, [event(900, 'no-flow'), event(901, 'vip')], [event(902, 'vip')]]);
+    await expect(drain.run()).resolves.toEqual({ handled: DRAIN_BATCH + 2, failed: 0, purged: 0 });
+    expect(calls.claims).toBe(2);
+    expect(calls.kicks).toBe(0);
+    expect(calls.purges).toBe(1); // the run emptied the outbox
+    await expect(drain.run()).resolves.toMatchObject({ handled: 1 });
+    expect(calls.claims).toBe(3);
   });
 
   it('a failing event is handed out again later with a growing backoff, and given up on after 10 attempts', async () => {
@@ -78,6 +94,7 @@ describe('FlowOutboxDrainService', () => {
     const { drain, calls } = setup(Array.from({ length: 25 }, full));
     const report = await drain.run();
     expect(report.handled).toBe(20 * DRAIN_BATCH);
+    expect(calls.claims).toBe(20);
     expect(calls.kicks).toBe(1);
   });
 

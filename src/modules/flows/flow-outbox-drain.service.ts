@@ -5,7 +5,7 @@ import { isInfrastructureOutage } from '../../core/queues/job-outage';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { JobName } from '../../core/queues/queue.catalogue';
 import { CONTACT_TAG_ADDED } from '../contacts/contact.events';
-import { FlowTriggersService } from './flow-triggers.service';
+import { FlowTriggersService, TAG_STARTS_NO_FLOW } from './flow-triggers.service';
 
 /** Events taken per batch. */
 export const DRAIN_BATCH = 500;
@@ -18,7 +18,7 @@ const MAX_BATCHES_PER_RUN = 20;
 /** Failures of one event before it is given up on (kept with its error until purged). */
 const MAX_EVENT_ATTEMPTS = 10;
 /**
- * Old handled events are purged by the first drain that finds the outbox empty in each such period (per process),
+ * Old handled events are purged by the first drain that empties the outbox in each such period (per process),
  * not by every one: a store adding tags all day empties it many times a second, and each purge scans the table.
  */
 export const PURGE_EVERY_MS = 10 * 60_000;
@@ -61,27 +61,23 @@ export class FlowOutboxDrainService implements OnApplicationBootstrap {
   async run(): Promise<OutboxDrainReport> {
     const report: OutboxDrainReport = { handled: 0, failed: 0, purged: 0 };
     for (let round = 0; round < MAX_BATCHES_PER_RUN; round++) {
-      const batch = await this.outbox.claim([CONTACT_TAG_ADDED], DRAIN_BATCH, LEASE_MS);
-      if (batch.length === 0) {
+      const batch = await this.outbox.claim([CONTACT_TAG_ADDED], DRAIN_BATCH, LEASE_MS, TAG_STARTS_NO_FLOW);
+      const handled: bigint[] = [];
+      await eachWithLimit(batch.events, DRAIN_CONCURRENCY, async (event) => {
+        if (await this.handle(event)) handled.push(event.id);
+        else report.failed++;
+      });
+      await this.outbox.complete(handled);
+      report.handled += batch.completed + handled.length;
+      if (batch.completed + batch.events.length < DRAIN_BATCH) {
+        // No other event was due. One committed since comes with its kick, which BullMQ keeps while this job is
+        // active and adds as one follow-up job once it ends (DRAIN_DEDUPLICATION): no second claim needed to catch it.
         if (Date.now() - this.lastPurgeAt >= PURGE_EVERY_MS) {
           report.purged = await this.outbox.purge();
           this.lastPurgeAt = Date.now();
         }
         return report;
       }
-      // Most tags start no flow (a CSV import tags thousands of contacts): those events are done in one query.
-      const starting = await this.triggers.tagsWithFlows(batch.map((e) => ({ organizationId: e.organizationId, tag: tagOf(e) })));
-      const handled = batch.filter((e) => !starting.has(`${e.organizationId}:${tagOf(e)}`)).map((e) => e.id);
-      await eachWithLimit(
-        batch.filter((e) => starting.has(`${e.organizationId}:${tagOf(e)}`)),
-        DRAIN_CONCURRENCY,
-        async (event) => {
-          if (await this.handle(event)) handled.push(event.id);
-          else report.failed++;
-        },
-      );
-      await this.outbox.complete(handled);
-      report.handled += handled.length;
     }
     await this.outbox.kick(); // more may be waiting: a follow-up job takes them
     return report;
@@ -103,8 +99,6 @@ export class FlowOutboxDrainService implements OnApplicationBootstrap {
     }
   }
 }
-
-const tagOf = (event: OutboxEvent) => (event.payload as { tag: string }).tag;
 
 /** Runs `work` on every item with at most `limit` at once; the first error stops new work and is thrown once the running ones end. */
 async function eachWithLimit<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -1,10 +1,11 @@
 import { ConflictException, Injectable, Logger, NotFoundException, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { type NothingToDo, skipWhenNothingToDo } from '../../core/outbox/outbox.service';
 import { PrismaService } from '../../core/prisma/prisma.service';
-import type { Flow, Prisma } from '../../generated/prisma/client';
+import { type Flow, Prisma } from '../../generated/prisma/client';
 import { TriggerType } from '../../generated/prisma/enums';
 import type { TenantScope } from '../../core/auth/tenant-scope';
-import type { ContactTagAddedEvent } from '../contacts/contact.events';
+import { CONTACT_TAG_ADDED, type ContactTagAddedEvent } from '../contacts/contact.events';
 import { InboundEvents, type InboundReceived } from '../messages/inbound/inbound-events';
 import { normalizeKeyword } from '../messages/inbound/keywords';
 import { StartExecutionDto } from './dto/execution.dto';
@@ -13,6 +14,21 @@ import { FlowExecutionsService, StartedRun } from './flow-executions.service';
 /** Runs one flow may start for one contact from tags within an hour; past it the flow is looping through tags. */
 export const MAX_TAG_RUNS_PER_CONTACT_HOUR = 10;
 const HOUR_MS = 3_600_000;
+
+/**
+ * A `contact.tag-added` event whose tag starts no flow: its organization has no active TAG_ADDED flow of that tag
+ * (what `tagAdded` looks up). Most tags start none (a CSV import tags thousands of contacts): such an event is not
+ * written (the outbox's `skipWhenNothingToDo`), and one whose flow went away since is marked handled by the drain's
+ * claim, in the statement that takes it.
+ */
+export const TAG_STARTS_NO_FLOW: NothingToDo = {
+  statement: 'zyva_outbox_claim_tag_added',
+  when: Prisma.sql`NOT EXISTS (
+    SELECT 1 FROM flows f
+    WHERE f."organizationId" = e."organizationId" AND f."triggerType" = ${TriggerType.TAG_ADDED}::"TriggerType" AND f.active
+      AND f."triggerTag" = e.payload->>'tag')`,
+};
+skipWhenNothingToDo(CONTACT_TAG_ADDED, TAG_STARTS_NO_FLOW);
 
 /**
  * Where runs begin: one method per trigger, each deciding the key that
@@ -135,23 +151,6 @@ export class FlowTriggersService implements OnModuleInit {
       }
       await this.executions.start(run);
     }
-  }
-
-  /** Which of these `organizationId:tag` pairs have an active TAG_ADDED flow (one query for a whole batch of events). */
-  async tagsWithFlows(events: { organizationId: string; tag: string }[]): Promise<Set<string>> {
-    if (events.length === 0) return new Set();
-    const flows = await this.prisma.flow.findMany({
-      where: {
-        triggerType: TriggerType.TAG_ADDED,
-        active: true,
-        OR: [...new Map(events.map((e) => [`${e.organizationId}:${e.tag}`, e])).values()].map((e) => ({
-          organizationId: e.organizationId,
-          triggerTag: e.tag,
-        })),
-      },
-      select: { organizationId: true, triggerTag: true },
-    });
-    return new Set(flows.map((f) => `${f.organizationId}:${f.triggerTag}`));
   }
 
   /** The daily check's runs: one per flow and contact for that date, whatever number of times it runs. */

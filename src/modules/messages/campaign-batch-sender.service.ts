@@ -10,7 +10,8 @@ import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter } from '../channels/routing/channel-router';
 import { SEND_BATCH } from '../campaigns/campaign-fan-out.service';
 import { MessageSendRepository } from './message-send.repository';
-import { IN_PROCESS_WAIT_MS, MessageSenderService, SendJobHandle } from './message-sender.service';
+import { IN_PROCESS_WAIT_MS, MessageSenderService, RETURN_BEFORE_SLOT_MS, SendJobHandle } from './message-sender.service';
+import { PaceAccount, PaceService, PaceSlot } from '../channels/pacing/pace.service';
 
 export type CampaignBatchJob = Job<JobPayloads[JobName.SendCampaignBatch]>;
 
@@ -31,6 +32,15 @@ const IN_FLIGHT_PER_WORKER_SLOT = 4;
 
 /** Where a message may still go out from: the per-message path takes over any of these. */
 const UNSETTLED = new Set(['QUEUED', 'SCHEDULED', 'SENDING']);
+
+/**
+ * Whether an account takes a whole batch within the wait a send makes in the worker (IN_PROCESS_WAIT_MS):
+ * unpaced, or paced at SEND_BATCH per 250 ms (200 a second) or faster. A slower account would give most of the
+ * batch slots too far away.
+ */
+function fitsBatch(pace: PaceAccount | null): boolean {
+  return !pace || (SEND_BATCH * 1000) / pace.perSecond <= IN_PROCESS_WAIT_MS;
+}
 
 /**
  * The `send-campaign-batch` job: up to 50 of a campaign's messages in one
@@ -81,6 +91,7 @@ export class CampaignBatchSenderService {
     private readonly prisma: PrismaService,
     private readonly registry: ChannelRegistry,
     private readonly router: ChannelRouter,
+    private readonly pace: PaceService,
     config: AppConfig,
   ) {
     this.inFlight = new Semaphore(IN_FLIGHT_PER_WORKER_SLOT * config.WORKER_CONCURRENCY);
@@ -96,9 +107,11 @@ export class CampaignBatchSenderService {
       job.data.accepted !== undefined ||
       (job.data as { outages?: number }).outages !== undefined;
     if (!token || interrupted) return this.afterInterruption(job, token, report);
-    if (!(await this.paceFitsBatch(job))) {
-      // Paced slower than a batch can go out in the worker's wait: the messages queue one by one for their slots.
-      await this.handOff(job, job.data.messageIds);
+    const pace = await this.paceOfBatch(job);
+    if (pace === undefined || !fitsBatch(pace)) {
+      // Paced slower than a batch can go out in the worker's wait: each message goes in its own job, at its slot.
+      if (pace) await this.handOffPaced(job, pace);
+      else await this.handOff(job, job.data.messageIds);
       report.handedOff += job.data.messageIds.length;
       return report;
     }
@@ -146,19 +159,28 @@ export class CampaignBatchSenderService {
   }
 
   /**
-   * Whether the campaign's account takes a whole batch within the wait a send makes in the worker
-   * (IN_PROCESS_WAIT_MS): unpaced, or paced at SEND_BATCH per 250 ms (200 a second) or faster. A slower
-   * account would give most of the batch slots too far away, each then handed over to its own job anyway.
+   * The campaign's pace account: null when unpaced, undefined when the campaign or its channel is gone (its
+   * messages then go on alone, where that is settled).
    */
-  private async paceFitsBatch(job: CampaignBatchJob): Promise<boolean> {
+  private async paceOfBatch(job: CampaignBatchJob): Promise<PaceAccount | null | undefined> {
     const campaign = await this.prisma.campaign.findUnique({ where: { id: job.data.campaignId }, select: { channel: true, route: true, connectionId: true } });
     const sender = campaign && this.registry.sender(campaign.channel);
-    if (!campaign || !sender) return false;
+    if (!campaign || !sender) return undefined;
     const connection = campaign.connectionId
       ? await this.prisma.channelConnection.findUnique({ where: { id: campaign.connectionId }, select: { id: true, organizationId: true, maxPerSecond: true } })
       : null;
-    const pace = this.router.paceOf(sender.kind, campaign.route, connection);
-    return !pace || (SEND_BATCH * 1000) / pace.perSecond <= IN_PROCESS_WAIT_MS;
+    return this.router.paceOf(sender.kind, campaign.route, connection);
+  }
+
+  /**
+   * Queues each message's own job for the batch's consecutive slots of the account, delayed until just before
+   * its slot (RETURN_BEFORE_SLOT_MS), which it keeps: the jobs reach the worker one by one as their slots come,
+   * instead of all at once, each taking a slot, being put back, and meeting the whole backlog ahead of it on
+   * the way back (late for its slot, it would take another: a paced campaign's first seconds sent nothing).
+   * Slots reserved for a message whose job already exists are left unused, which only slows the account.
+   */
+  private async handOffPaced(job: CampaignBatchJob, pace: PaceAccount): Promise<void> {
+    await this.handOff(job, job.data.messageIds, await this.pace.slots(pace, job.data.messageIds.length));
   }
 
   /** BullMQ gave up on the job (it stalled too often, or failed every attempt): every unsettled message goes on alone. */
@@ -193,12 +215,19 @@ export class CampaignBatchSenderService {
     return report;
   }
 
-  /** Queues each message's own send-message job, at the batch's priority (an id already queued is left as it is). */
-  private async handOff(job: CampaignBatchJob, messageIds: string[]): Promise<void> {
+  /**
+   * Queues each message's own send-message job, at the batch's priority (an id already queued is left as it is);
+   * with `slots`, each job keeps its slot and is delayed until RETURN_BEFORE_SLOT_MS before it.
+   */
+  private async handOff(job: CampaignBatchJob, messageIds: string[], slots?: PaceSlot[]): Promise<void> {
     if (messageIds.length === 0) return;
+    const now = Date.now();
     await this.jobs.addBulk(
       JobName.SendMessage,
-      messageIds.map((id) => ({ data: { messageId: id, organizationId: job.data.organizationId }, opts: { jobId: id, priority: job.opts.priority } })),
+      messageIds.map((id, i) => ({
+        data: { messageId: id, organizationId: job.data.organizationId, ...(slots && { paceSlot: slots[i] }) },
+        opts: { jobId: id, priority: job.opts.priority, ...(slots && { delay: Math.max(0, slots[i].latest - now - RETURN_BEFORE_SLOT_MS) }) },
+      })),
     );
   }
 

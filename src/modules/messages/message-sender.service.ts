@@ -44,6 +44,11 @@ const MAX_THROTTLE_PAUSE_MS = 60_000;
 
 /** A pace slot this close is waited for in the worker; a later one puts the job back until then. */
 export const IN_PROCESS_WAIT_MS = 250;
+/**
+ * A job put back until its slot returns this much before it and waits the rest in the worker: the way back
+ * (the delayed job promoted, fetched, claimed) then eats into this margin, not into the slot's LATENESS_MS.
+ */
+export const RETURN_BEFORE_SLOT_MS = 100;
 /** Slots in a row a send may reach too late (a busy event loop) before its job waits in the queue instead. */
 const MAX_MISSED_SLOTS = 3;
 
@@ -375,7 +380,8 @@ export class MessageSenderService {
    */
   private async waitForSlot(job: SendJobHandle, token: string | undefined, message: MessageToSend, pace: PaceAccount): Promise<void> {
     const kept = job.data.paceSlot;
-    if (kept && Date.now() >= kept.latest - IN_PROCESS_WAIT_MS && (await this.reached(kept))) return;
+    // A kept slot a throttling answer has paused the account over since is taken again, after the pause.
+    if (kept && Date.now() >= kept.latest - IN_PROCESS_WAIT_MS && (await this.pace.outsidePause(pace, kept)) && (await this.reached(kept))) return;
     // A slot reached more than LATENESS_MS late (a busy event loop, a slow answer from Redis) is given up for
     // the next free one: sending late would squeeze two slots into less than their spacing.
     for (let missed = 0; ; missed++) {
@@ -384,7 +390,7 @@ export class MessageSenderService {
       if (token && (wait > IN_PROCESS_WAIT_MS || missed >= MAX_MISSED_SLOTS)) {
         await this.repository.release(message.id, undefined, false);
         await job.updateData({ ...job.data, paceSlot: slot });
-        throw await this.postpone(job, token, wait, 'paced');
+        throw await this.postpone(job, token, wait - RETURN_BEFORE_SLOT_MS, 'paced');
       }
       if ((await this.reached(slot)) || !token) return;
     }

@@ -21,7 +21,7 @@ import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter } from '../channels/routing/channel-router';
 import { WhatsAppTemplatesService, fillTemplate } from '../channels/templates/whatsapp-templates.service';
 import type { Channel } from '../../generated/prisma/enums';
-import { CONSENT_CHANNELS, ContactOptedOutException, OutsideWindowException, outsideWindow } from './send-rules';
+import { CONSENT_CHANNELS, ContactOptedOutException, OutsideWindowException, outsideWindow, senderOf } from './send-rules';
 import { renderTemplate } from './template';
 import { MessageQuota } from '../organizations/message-quota';
 import { SENDABLE } from './message-send.repository';
@@ -113,11 +113,7 @@ export class MessagesService {
       const first = await this.replay(scope, key, input);
       if (first) return first;
     }
-    const sender = this.registry.sender(input.channel);
-    if (!sender) throw new BadRequestException([`channel must be one of the following values: ${this.registry.channels().join(', ')}`]);
-    if (input.template && input.channel !== 'WHATSAPP') throw new BadRequestException(['template is only for the WHATSAPP channel']);
-    if (input.template && input.content !== undefined) throw new BadRequestException(['give either content or template, not both']);
-    if (!input.template && !input.content) throw new BadRequestException(['content should not be empty']);
+    const sender = senderOf(this.registry, input);
     // The contact, the organization's connection of the kind, the contact's consent and the monthly cap: one statement.
     const facts = await this.accept.facts(scope.organizationId, input.contactId, sender.kind, input.channel);
     if (!facts?.id) throw new NotFoundException('Contact not found.');
@@ -135,7 +131,7 @@ export class MessagesService {
     }
     const scheduledFor = input.scheduledFor;
     if (scheduledFor && scheduledFor.getTime() > Date.now() + MAX_SCHEDULE_MS) {
-      throw new BadRequestException('scheduledFor must be within a year from now.');
+      throw new BadRequestException(['scheduledFor must be within a year from now.']);
     }
     const status = scheduledFor && scheduledFor.getTime() > Date.now() ? 'SCHEDULED' : 'QUEUED';
 
@@ -170,6 +166,10 @@ export class MessagesService {
   }
 
   async list(scope: TenantScope, query: MessageListQueryDto): Promise<Paginated<MessageDto>> {
+    // The DTO admits any channel name (extensions register theirs); an unknown one is a typo, not an empty list.
+    if (query.channel !== undefined && !this.registry.sender(query.channel)) {
+      throw new BadRequestException([this.registry.unknownChannel()]);
+    }
     const where = scope.where({
       status: query.status,
       direction: query.direction,

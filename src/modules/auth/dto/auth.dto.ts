@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsNotEmpty, IsString, MaxLength, MinLength } from 'class-validator';
+import { trimmed } from '../../../core/http/validation';
 import { OrganizationDto } from '../../organizations/dto/organization.dto';
 
 const normaliseEmail = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
@@ -19,12 +20,14 @@ export class RegisterDto {
   password: string;
 
   @ApiProperty({ example: 'Ana Souza' })
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(120)
   name: string;
 
   @ApiProperty({ example: 'Loja da Ana' })
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(120)

@@ -1,13 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsDateString, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { IsDateString, IsNotEmpty, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import { PaginatedMetaDto } from '../../../core/http/pagination.dto';
+import { CheckedWith, HasText, trimmed } from '../../../core/http/validation';
 import { CampaignStatus } from '../../../generated/prisma/enums';
 import { BUILT_IN_CHANNELS, CHANNEL_NAME } from '../../channels/channel-extension';
-import { DATE_TIME, TemplateMessageDto, type TemplateRef } from '../../messages/dto/message.dto';
+import { ChannelRegistry } from '../../channels/channel-registry';
+import { DATE_TIME, TemplateMessageDto, type TemplateRef, templateProblems } from '../../messages/dto/message.dto';
 
+@CheckedWith(() => ChannelRegistry, (registry, dto: CreateCampaignDto) => [...registry.channelProblems(dto.channel), ...templateProblems(dto)])
 export class CreateCampaignDto {
   @ApiProperty({ example: 'Black Friday' })
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(120)
@@ -26,16 +30,20 @@ export class CreateCampaignDto {
   @ValidateIf((dto: CreateCampaignDto) => dto.template === undefined || dto.content !== undefined)
   @IsString()
   @IsNotEmpty()
+  @HasText()
   @MaxLength(4096)
   content?: string;
 
   @ApiPropertyOptional({ type: TemplateMessageDto, description: 'WHATSAPP only, instead of content: an approved template, its variables rendered per contact' })
   @IsOptional()
+  // ValidateNested alone takes an array as a list of templates, and an empty one as valid.
+  @IsObject({ message: 'template must be an object' })
   @ValidateNested()
   @Type(() => TemplateMessageDto)
   template?: TemplateMessageDto;
 
   @ApiPropertyOptional({ example: 'vip', description: 'Only contacts with this tag; every contact when absent' })
+  @Transform(trimmed)
   @IsOptional()
   @IsString()
   @IsNotEmpty()

@@ -7,8 +7,8 @@ import { ChannelKind, ConnectionCheck, ConnectionRefusedError, RegisterChannelKi
 import { MaxPerSecond, Secret } from './connect-fields';
 import { liveCheck, trimSlash } from './live-check';
 
-/** `Name <local@domain>` or `local@domain`. */
-const FROM = /^(?:[^<>\r\n]{1,100} <)?([^\s@<>]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))>?$/;
+/** `Name <local@domain>` or `local@domain`: the closing `>` exactly when there is an opening one. */
+const FROM = /^(?:[^<>\r\n]{1,100} <(?=.*>$)|(?!.*>$))([^\s@<>]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))>?$/;
 
 export class EmailConnectDto {
   @Secret('re_123456789', 'A Resend API key with sending access.')

@@ -38,13 +38,14 @@ const MAX_PAUSE_MS = 60_000;
  * of pauses the provider left unspecified), timed by Redis' own clock so
  * every worker shares it. `reserve` hands out the next `ARGV[5]` slots and
  * answers how long to wait for the first, in microseconds (the spacing is a
- * fraction of a millisecond at high rates); `throttle` pushes every later slot past the pause the
+ * fraction of a millisecond at high rates); `paused` answers how long a pause has left (ms); `throttle` pushes every later slot past the pause the
  * provider asked for (or 1 s, doubling while throttling goes on).
  */
 const PACE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local h = redis.call('HMGET', KEYS[1], 'tat', 'pausedUntil', 'streak')
+if ARGV[1] == 'paused' then return math.max(0, (tonumber(h[2]) or 0) - now) end
 local tat = tonumber(h[1]) or now
 if tat < now then tat = now end
 if ARGV[1] == 'reserve' then
@@ -116,11 +117,26 @@ export class PaceService {
     return batch.add(account);
   }
 
+  /** `count` consecutive slots of the account in one call (for sends queued together, each then waiting for its own). */
+  slots(account: PaceAccount, count: number): Promise<PaceSlot[]> {
+    return this.reserveMany(account, count);
+  }
+
   private async reserveMany(account: PaceAccount, count: number): Promise<PaceSlot[]> {
     const interval = (1000 + LATENESS_MS) / account.perSecond;
     const sentAt = Date.now();
     const first = await this.scripted.zyvaPace(account.key, 'reserve', interval, 0, MAX_PAUSE_MS, count);
     return slotsOf(first, interval, count, sentAt, Date.now());
+  }
+
+  /**
+   * Whether a slot taken earlier still stands: a throttling answer since then paused the account over it (the
+   * slots handed out after the pause are all later). One round trip.
+   */
+  async outsidePause(account: PaceAccount, slot: PaceSlot): Promise<boolean> {
+    const sentAt = Date.now();
+    const left = await this.scripted.zyvaPace(account.key, 'paused', 0, 0, MAX_PAUSE_MS);
+    return left === 0 || slot.earliest >= sentAt + left;
   }
 
   /**

@@ -4,6 +4,7 @@ import { PrismaService } from '../../../core/prisma/prisma.service';
 import { ConnectionSecrets } from '../connections/connection-secrets';
 import { webhookUrlOf } from '../connections/connections.service';
 import { ChannelEvents, DeliveryStatus, DeliveryUpdate, InboundMessage, OptOutSignal, ReportSource } from './channel-events';
+import { NAME_MAX } from '../../contacts/contact-fields';
 import { SvixHeaders, isValidHubSignature, isValidSvixSignature, isValidTwilioSignature, safeEqual } from './signatures';
 
 interface WhatsAppError {
@@ -54,6 +55,8 @@ interface ResendEvent {
 const WHATSAPP_STOPPED_MARKETING = 131050;
 
 type TwilioParams = Record<string, string | string[]>;
+
+const E164_SENDER = /^\+\d{6,15}$/;
 
 const WHATSAPP_STATUS: Record<string, DeliveryStatus | 'SENT'> = { sent: 'SENT', delivered: 'DELIVERED', read: 'READ', failed: 'FAILED' };
 const RESEND_STATUS: Record<string, DeliveryStatus> = {
@@ -111,29 +114,30 @@ export class ProviderWebhooksService {
     const updates: DeliveryUpdate[] = [];
     const optOuts: OptOutSignal[] = [];
     const inbound: InboundMessage[] = [];
-    for (const entry of (body as WhatsAppNotification)?.entry ?? []) {
-      for (const change of entry.changes ?? []) {
+    for (const entry of objects<NonNullable<WhatsAppNotification['entry']>[number]>((body as WhatsAppNotification)?.entry)) {
+      for (const change of objects<NonNullable<typeof entry.changes>[number]>(entry.changes)) {
         const value = change.value;
         if (!value?.statuses?.length && !value?.messages?.length) continue;
-        const source = await this.whatsAppSource(value.metadata?.phone_number_id);
+        const source = await this.whatsAppSource(text(value.metadata?.phone_number_id));
         if (!source) continue;
-        for (const s of value.statuses ?? []) {
-          const status = s.status ? WHATSAPP_STATUS[s.status] : undefined;
-          if (!status || !s.id) continue;
-          const error = s.errors?.[0];
+        for (const s of objects<WhatsAppStatus>(value.statuses)) {
+          const status = statusOf(WHATSAPP_STATUS, s.status);
+          const externalId = text(s.id);
+          if (!status || !externalId) continue;
+          const error = objects<WhatsAppError>(s.errors)[0];
           updates.push({
             channel: 'WHATSAPP',
-            externalId: s.id,
+            externalId,
             status,
             at: secondsToDate(s.timestamp),
             error: status === 'FAILED' ? whatsAppError(error) : undefined,
-            messageId: s.biz_opaque_callback_data || undefined,
+            messageId: text(s.biz_opaque_callback_data) || undefined,
             source,
           });
-          if (error?.code === WHATSAPP_STOPPED_MARKETING) optOuts.push({ channel: 'WHATSAPP', externalId: s.id, source, evidence: whatsAppError(error) });
+          if (error?.code === WHATSAPP_STOPPED_MARKETING) optOuts.push({ channel: 'WHATSAPP', externalId, source, evidence: whatsAppError(error) });
         }
-        for (const m of value.messages ?? []) {
-          const parsed = whatsAppInbound(m, value.contacts ?? [], source);
+        for (const m of objects<WhatsAppInbound>(value.messages)) {
+          const parsed = whatsAppInbound(m, objects(value.contacts), source);
           if (parsed) inbound.push(parsed);
         }
       }
@@ -174,6 +178,8 @@ export class ProviderWebhooksService {
     const sid = one('MessageSid') ?? one('SmsSid');
     const reported = one('MessageStatus') ?? one('SmsStatus');
     if (sid && one('From') && (reported === 'received' || (reported === undefined && one('Body') !== undefined))) {
+      // Contacts are keyed by E.164 phone; a sender that is not one (an alphanumeric id) names no contact.
+      if (!E164_SENDER.test(one('From')!)) return { received: 1, applied: 0 };
       // A message to the store's number (Twilio posts inbound SMS to the number's webhook).
       const taken = await this.events.inbound({
         channel: 'SMS',
@@ -186,7 +192,7 @@ export class ProviderWebhooksService {
       });
       return { received: 1, applied: taken ? 1 : 0 };
     }
-    const status = TWILIO_STATUS[reported ?? ''];
+    const status = statusOf(TWILIO_STATUS, reported);
     if (!status || !sid) return { received: 1, applied: 0 };
     const code = one('ErrorCode');
     return this.applyAll([
@@ -204,14 +210,15 @@ export class ProviderWebhooksService {
   private async resendEvent(rawBody: Buffer | undefined, headers: SvixHeaders, body: unknown, secret: string, source: ReportSource): Promise<WebhookResult> {
     if (!rawBody || !isValidSvixSignature(rawBody, headers, secret)) throw new UnauthorizedException('Invalid Svix signature.');
     const event = body as ResendEvent;
-    const status = event?.type ? RESEND_STATUS[event.type] : undefined;
-    const externalId = event?.data?.email_id;
+    const status = statusOf(RESEND_STATUS, event?.type);
+    const externalId = text(event?.data?.email_id);
     if (externalId && isResendOptOut(event)) {
-      const what = event.type === 'email.complained' ? 'marked the email as spam' : `bounced permanently${event.data?.bounce?.message ? ` (${event.data.bounce.message})` : ''}`;
+      const bounce = text(event.data?.bounce?.message);
+      const what = event.type === 'email.complained' ? 'marked the email as spam' : `bounced permanently${bounce ? ` (${bounce})` : ''}`;
       await this.events.optOut({ channel: 'EMAIL', externalId, source, evidence: `Resend ${event.type}: the recipient ${what}` });
     }
     if (!status || !externalId) return { received: 1, applied: 0 };
-    const reason = event.data?.bounce?.message ?? event.data?.failed?.reason;
+    const reason = text(event.data?.bounce?.message) ?? text(event.data?.failed?.reason);
     return this.applyAll([
       {
         channel: 'EMAIL',
@@ -252,21 +259,25 @@ export class ProviderWebhooksService {
 
 /** A spam complaint, or a bounce Resend calls permanent (the address will never take mail): the person is not to be emailed again. */
 function isResendOptOut(event: ResendEvent): boolean {
-  return event.type === 'email.complained' || (event.type === 'email.bounced' && event.data?.bounce?.type?.toLowerCase() === 'permanent');
+  return event.type === 'email.complained' || (event.type === 'email.bounced' && text(event.data?.bounce?.type)?.toLowerCase() === 'permanent');
 }
 
 /** A `messages[]` entry of a WhatsApp notification as an inbound message (unsupported or malformed entries: undefined). */
 function whatsAppInbound(m: WhatsAppInbound, contacts: NonNullable<WhatsAppValue['contacts']>, source: ReportSource): InboundMessage | undefined {
-  if (!m.id || !m.from || !/^\d{6,15}$/.test(m.from)) return undefined;
-  const typed = m.text?.body ?? m.button?.text ?? m.interactive?.button_reply?.title ?? m.interactive?.list_reply?.title;
-  const media = m.type ? (m[m.type] as { caption?: string } | undefined) : undefined;
+  const id = text(m.id);
+  const from = text(m.from);
+  if (!id || !from || !/^\d{6,15}$/.test(from)) return undefined;
+  const typed = text(m.text?.body) ?? text(m.button?.text) ?? text(m.interactive?.button_reply?.title) ?? text(m.interactive?.list_reply?.title);
+  const type = text(m.type);
+  const media = type && Object.hasOwn(m, type) ? (m[type] as { caption?: unknown } | undefined) : undefined;
+  const profileName = text(contacts.find((c) => c.wa_id === from)?.profile?.name) ?? text(contacts[0]?.profile?.name);
   return {
     channel: 'WHATSAPP',
-    externalId: m.id,
+    externalId: id,
     source,
-    from: `+${m.from}`,
-    profileName: contacts.find((c) => c.wa_id === m.from)?.profile?.name ?? contacts[0]?.profile?.name,
-    text: typed ?? media?.caption ?? m.type ?? 'message',
+    from: `+${from}`,
+    profileName: profileName?.slice(0, NAME_MAX),
+    text: typed ?? text(media?.caption) ?? type ?? 'message',
     isText: typed !== undefined,
     sentAt: secondsToDate(m.timestamp),
   };
@@ -281,8 +292,23 @@ function whatsAppError(e: WhatsAppError | undefined): string {
 }
 
 function secondsToDate(seconds: string | undefined): Date {
-  const n = Number(seconds);
-  return Number.isFinite(n) && n > 0 ? new Date(n * 1000) : new Date();
+  const d = new Date(Number(seconds) * 1000);
+  return Number(seconds) > 0 && !Number.isNaN(d.getTime()) ? d : new Date();
+}
+
+/** Providers' bodies are read, not validated: a field is used only when it has the documented type. */
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The objects of a list field (anything else in it, or a field that is not a list, is skipped). */
+function objects<T extends object>(value: unknown): T[] {
+  return Array.isArray(value) ? value.filter((item): item is T => item !== null && typeof item === 'object' && !Array.isArray(item)) : [];
+}
+
+/** A provider status in one of the maps above (never a name the maps inherit, such as `constructor`). */
+function statusOf<S>(map: Record<string, S>, reported: unknown): S | undefined {
+  return typeof reported === 'string' && Object.hasOwn(map, reported) ? map[reported] : undefined;
 }
 
 function isoToDate(iso: string | undefined): Date {

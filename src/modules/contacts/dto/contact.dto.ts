@@ -17,8 +17,8 @@ import { PaginatedMetaDto, PaginationQueryDto } from '../../../core/http/paginat
 import { CHANNELS, CONSENT_FILTER, CONSENT_STATES, type ConsentMap } from '../consent/consent-state';
 import { ConsentMapDto } from '../consent/dto/consent.dto';
 import { E164, EMAIL_MAX, INSTAGRAM_MAX, NAME_MAX, TAGS_PER_CONTACT_MAX, TAG_MAX, normalizeEmail, parseBirthday } from '../contact-fields';
+import { trimmed } from '../../../core/http/validation';
 
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const lowerTrim = ({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeEmail(value) : value);
 
 /** `YYYY-MM-DD`, a real calendar date, not in the future, not before 1900. */
@@ -39,7 +39,7 @@ const PHONE_MESSAGE = 'phone must be in E.164 format, e.g. +5511987654321';
 
 export class CreateContactDto {
   @ApiProperty({ example: 'Ana Souza', maxLength: NAME_MAX })
-  @Transform(trim)
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(NAME_MAX)
@@ -65,7 +65,7 @@ export class CreateContactDto {
 
   @ApiPropertyOptional({ example: 'ana.souza' })
   @IsOptional()
-  @Transform(trim)
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(INSTAGRAM_MAX)
@@ -86,7 +86,7 @@ export class CreateContactDto {
 export class UpdateContactDto {
   @ApiPropertyOptional({ example: 'Ana Souza' })
   @ValidateIf((o: UpdateContactDto) => o.name !== undefined)
-  @Transform(trim)
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(NAME_MAX)
@@ -112,7 +112,7 @@ export class UpdateContactDto {
 
   @ApiPropertyOptional({ type: String, example: 'ana.souza', nullable: true })
   @IsOptional()
-  @Transform(trim)
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(INSTAGRAM_MAX)
@@ -147,7 +147,7 @@ export class ListContactsQueryDto extends PaginationQueryDto {
 
 export class AddTagDto {
   @ApiProperty({ example: 'vip', maxLength: TAG_MAX })
-  @Transform(trim)
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(TAG_MAX)

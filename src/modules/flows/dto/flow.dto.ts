@@ -16,8 +16,9 @@ import {
 import { Channel, TriggerType } from '../../../generated/prisma/enums';
 import { TAG_MAX } from '../../contacts/contact-fields';
 import { TemplateMessageDto } from '../../messages/dto/message.dto';
+import { CheckedWith, trimmed } from '../../../core/http/validation';
+import { FlowStepRegistry } from '../steps/flow-step.registry';
 
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export class SendMessageStepDto {
   @ApiProperty({ enum: ['SEND_MESSAGE'] }) type: 'SEND_MESSAGE';
@@ -63,7 +64,7 @@ export class FlowTriggerDto {
 
   @ApiPropertyOptional({ example: 'vip', description: 'The tag that starts the flow; required for (and only for) TAG_ADDED' })
   @ValidateIf((t: FlowTriggerDto) => t.type === TriggerType.TAG_ADDED || t.tag !== undefined)
-  @Transform(trim)
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(TAG_MAX)
@@ -76,24 +77,28 @@ export class FlowTriggerDto {
       'without it, every inbound message starts the flow',
   })
   @IsOptional()
-  @Transform(trim)
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(100)
   keyword?: string;
 }
 
+/** The steps are checked by their handlers (registered by type) with the rest of the body. */
+const stepProblems = (registry: FlowStepRegistry, dto: { steps?: unknown }) => (Array.isArray(dto.steps) ? registry.validate(dto.steps) : []);
+
 @ApiExtraModels(SendMessageStepDto, WaitStepDto, TagStepDto)
+@CheckedWith(() => FlowStepRegistry, stepProblems)
 export class CreateFlowDto {
   @ApiProperty({ example: 'Boas-vindas VIP' })
-  @Transform(trim)
+  @Transform(trimmed)
   @IsString()
   @IsNotEmpty()
   @MaxLength(120)
   name: string;
 
   @ApiPropertyOptional({ default: true, description: 'An inactive flow starts no new runs' })
-  @IsOptional()
+  @ValidateIf((_flow: CreateFlowDto, value: unknown) => value !== undefined)
   @IsBoolean()
   active?: boolean;
 
@@ -110,7 +115,9 @@ export class CreateFlowDto {
   steps: Record<string, unknown>[];
 }
 
-export class UpdateFlowDto extends PartialType(CreateFlowDto) {}
+/** Every field may be left out; a null is validated like any value (none of them is nullable), not taken as "unchanged". */
+@CheckedWith(() => FlowStepRegistry, stepProblems)
+export class UpdateFlowDto extends PartialType(CreateFlowDto, { skipNullProperties: false }) {}
 
 export class FlowTriggerResponseDto {
   @ApiProperty({ enum: TriggerType, example: 'TAG_ADDED' }) type: TriggerType;

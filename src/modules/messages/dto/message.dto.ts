@@ -1,9 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsDateString, IsEnum, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDateString, IsEnum, IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import { PaginatedMetaDto, PaginationQueryDto } from '../../../core/http/pagination.dto';
 import { MessageDirection, MessageStatus } from '../../../generated/prisma/enums';
+import { CheckedWith, HasText } from '../../../core/http/validation';
 import { BUILT_IN_CHANNELS, CHANNEL_NAME } from '../../channels/channel-extension';
+import { ChannelRegistry } from '../../channels/channel-registry';
 
 /** A full date-time with its zone: a bare date is not a moment. */
 export const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -40,6 +42,16 @@ export interface TemplateRef {
   variables: string[];
 }
 
+/** What a body with `template` may not have, in the same 400 as its other problems. */
+export function templateProblems(dto: { channel?: unknown; content?: unknown; template?: unknown }): string[] {
+  if (dto.template === undefined) return [];
+  return [
+    ...(dto.channel === 'WHATSAPP' ? [] : ['template is only for the WHATSAPP channel']),
+    ...(dto.content === undefined ? [] : ['give either content or template, not both']),
+  ];
+}
+
+@CheckedWith(() => ChannelRegistry, (registry, dto: CreateMessageDto) => [...registry.channelProblems(dto.channel), ...templateProblems(dto)])
 export class CreateMessageDto {
   @ApiProperty({ example: 'cm3x1contact00' })
   @IsString()
@@ -62,11 +74,14 @@ export class CreateMessageDto {
   @ValidateIf((dto: CreateMessageDto) => dto.template === undefined || dto.content !== undefined)
   @IsString()
   @IsNotEmpty()
+  @HasText()
   @MaxLength(4096)
   content?: string;
 
   @ApiPropertyOptional({ type: TemplateMessageDto, description: 'WHATSAPP only, instead of content: an approved message template' })
   @IsOptional()
+  // ValidateNested alone takes an array as a list of templates, and an empty one as valid.
+  @IsObject({ message: 'template must be an object' })
   @ValidateNested()
   @Type(() => TemplateMessageDto)
   template?: TemplateMessageDto;

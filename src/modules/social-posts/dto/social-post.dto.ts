@@ -11,6 +11,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { PaginationQueryDto } from '../../../core/http/pagination.dto';
+import { HasText } from '../../../core/http/validation';
 import { SocialPlatform, SocialPostStatus } from '../../../generated/prisma/enums';
 
 const httpUrl = { protocols: ['http', 'https'], require_protocol: true, require_tld: false };
@@ -24,6 +25,7 @@ export class CreateSocialPostDto {
   @ApiProperty({ example: 'Nova coleção chegou! 🔥', description: 'At most 280 characters for TWITTER, 2200 for INSTAGRAM' })
   @IsString()
   @IsNotEmpty()
+  @HasText()
   @MaxLength(63206)
   content: string;
 
@@ -50,6 +52,7 @@ export class UpdateSocialPostDto {
   @IsOptional()
   @IsString()
   @IsNotEmpty()
+  @HasText()
   @MaxLength(63206)
   content?: string;
 
