@@ -10,6 +10,7 @@ import { AppConfig, loadConfig } from './core/config/app-config';
 import { SESSION_COOKIE } from './core/auth/auth.types';
 import { BEARER_SCHEME, COOKIE_SCHEME, jsonBodies, publicSecurity } from './core/http/api-docs';
 import { installInputGuards } from './core/http/input-guards';
+import { PAGE_HEADERS, refusedLinkPage } from './modules/contacts/consent/unsubscribe-page';
 
 /** The Fastify adapter as production runs it (also used by e2e tests). */
 export function createFastifyAdapter(): FastifyAdapter {
@@ -19,9 +20,15 @@ export function createFastifyAdapter(): FastifyAdapter {
 /**
  * What the router refuses before any route runs (a path parameter over its
  * 100 characters, a broken %-escape) in the API's error shape, instead of
- * Fastify's own body, which names a 414 "Bad Request" and echoes the URL.
+ * Fastify's own body, which names a 414 "Bad Request" and echoes the URL;
+ * an unsubscribe link gets its invalid-link page instead.
  */
-function answerRouterError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+function answerRouterError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const page = refusedLinkPage(request.method, request.url);
+  if (page) {
+    void reply.code(page.status).headers(PAGE_HEADERS).send(page.html);
+    return;
+  }
   const statusCode = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
   const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is longer than 100 characters.' : 'The URL is not validly encoded.';
   void reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Bad Request', message });

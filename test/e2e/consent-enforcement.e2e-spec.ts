@@ -200,8 +200,11 @@ describe('consent enforced everywhere a message is created or sent (e2e)', () =>
     expect(res.status).toBe(202);
   });
 
-  it('opts out on an inbound PARAR (WhatsApp) and back in on VOLTAR, starting no INBOUND_MESSAGE flow', async () => {
+  it('opts out on an inbound PARAR (WhatsApp), starting no INBOUND_MESSAGE flow; back in on VOLTAR, which then starts flows like any message', async () => {
     const flow = await api().post('/api/flows', { name: 'qualquer resposta', trigger: { type: 'INBOUND_MESSAGE' }, steps: [{ type: 'ADD_TAG', tag: 'respondeu' }] });
+    const back = await api().post('/api/flows', { name: 'voltou', trigger: { type: 'INBOUND_MESSAGE', keyword: 'VOLTAR' }, steps: [{ type: 'ADD_TAG', tag: 'voltou' }] });
+    expect([flow.status, back.status]).toEqual([201, 201]);
+    const runs = (flowId: string, contactId: string) => t.prisma.flowExecution.count({ where: { flowId, contactId } });
     const c = await contact();
     expect((await inboundWhatsApp(number, c.phone!, '  Parar ')).status).toBe(200);
     expect(await consentOf(c.id, 'WHATSAPP')).toBe('OPTED_OUT');
@@ -209,11 +212,17 @@ describe('consent enforced everywhere a message is created or sent (e2e)', () =>
     expect(event).toMatchObject({ channel: 'WHATSAPP', status: 'OPTED_OUT', source: 'INBOUND_KEYWORD' });
     expect(event.evidence).toContain('Parar');
     await new Promise((r) => setTimeout(r, 300));
-    expect(await t.prisma.flowExecution.count({ where: { flowId: flow.body.id, contactId: c.id } })).toBe(0);
+    expect(await runs(flow.body.id, c.id)).toBe(0);
     expect(await consentOf(c.id, 'SMS')).toBe('UNKNOWN'); // a keyword opts out only the channel it came on
 
-    await inboundWhatsApp(number, c.phone!, 'voltar');
+    expect((await inboundWhatsApp(number, c.phone!, 'voltar')).status).toBe(200);
     expect(await consentOf(c.id, 'WHATSAPP')).toBe('OPTED_IN');
+    expect((await history(c.id))[0]).toMatchObject({ channel: 'WHATSAPP', status: 'OPTED_IN', source: 'INBOUND_KEYWORD' });
+    await waitFor(async () => ((await runs(flow.body.id, c.id)) === 1 && (await runs(back.body.id, c.id)) === 1 ? true : undefined));
+    const tagged = async () => (await t.prisma.contactTag.findMany({ where: { contactId: c.id }, include: { tag: true } })).map((ct) => ct.tag.name).sort();
+    await waitFor(async () => ((await tagged()).length === 2 ? true : undefined));
+    expect(await tagged()).toEqual(['respondeu', 'voltou']);
+    expect(await t.prisma.message.count({ where: { contactId: c.id, direction: 'INBOUND' } })).toBe(2);
   });
 
   it('opts out on an inbound STOP SMS through the store’s signed Twilio webhook; a bad signature changes nothing', async () => {
@@ -225,7 +234,8 @@ describe('consent enforced everywhere a message is created or sent (e2e)', () =>
     expect(await consentOf(c.id, 'SMS')).toBe('UNKNOWN');
     const ok = await t.http.post(url).type('form').set('X-Twilio-Signature', twilioSignature(sms.authToken, smsConnection.webhookUrl, form)).send(form);
     expect(ok.status).toBe(200);
-    expect(ok.text).toContain('<Response/>');
+    expect(ok.headers['content-type']).toBe('text/xml');
+    expect(ok.text).toBe('<Response/>');
     expect(await consentOf(c.id, 'SMS')).toBe('OPTED_OUT');
     expect((await history(c.id))[0]).toMatchObject({ channel: 'SMS', source: 'INBOUND_KEYWORD' });
     expect(await t.prisma.message.count({ where: { contactId: c.id, direction: 'INBOUND', channel: 'SMS' } })).toBe(1);
@@ -269,7 +279,7 @@ describe('consent enforced everywhere a message is created or sent (e2e)', () =>
     expect((await history(cc.id))[0]).toMatchObject({ source: 'PROVIDER', evidence: expect.stringContaining('spam') });
   });
 
-  it('applies a keyword on the platform’s shared number to every organization’s contact with that phone, storing nothing', async () => {
+  it('applies an opt-out keyword on the platform’s shared number to every organization’s contact with that phone, and nothing else, storing nothing', async () => {
     const phone = `+55119${Math.floor(1e7 + Math.random() * 8e7)}`;
     const [mine, theirs] = [await contact(store, phone), await contact(other, phone)];
     expect((await inboundWhatsApp(platform, phone, 'SAIR')).body).toEqual({ received: 1, applied: 1 });
@@ -278,6 +288,13 @@ describe('consent enforced everywhere a message is created or sent (e2e)', () =>
     expect(await t.prisma.message.count({ where: { contactId: { in: [mine.id, theirs.id] } } })).toBe(0);
     // Any other text on the shared number cannot be attributed to a store: nothing is stored.
     expect((await inboundWhatsApp(platform, phone, 'olá')).body).toEqual({ received: 1, applied: 0 });
+    expect(await t.prisma.message.count({ where: { contactId: { in: [mine.id, theirs.id] } } })).toBe(0);
+    // Nor an opt-in: it could not say which store the person meant, so no organization's contact is opted back in.
+    const before = await t.prisma.consentEvent.count({ where: { contactId: { in: [mine.id, theirs.id] } } });
+    for (const word of ['VOLTAR', ' start ']) expect((await inboundWhatsApp(platform, phone, word)).body).toEqual({ received: 1, applied: 0 });
+    expect(await consentOf(mine.id, 'WHATSAPP')).toBe('OPTED_OUT');
+    expect(await consentOf(theirs.id, 'WHATSAPP')).toBe('OPTED_OUT');
+    expect(await t.prisma.consentEvent.count({ where: { contactId: { in: [mine.id, theirs.id] } } })).toBe(before);
     expect(await t.prisma.message.count({ where: { contactId: { in: [mine.id, theirs.id] } } })).toBe(0);
   });
 });

@@ -143,9 +143,6 @@ describe('Unsubscribe link (e2e)', () => {
         expect(res.text).not.toContain('Loja');
       }
     }
-    // A NUL character in the path is refused before any route runs (400 naming the parameter, as everywhere).
-    const withNul = encodeURIComponent(`${org}.${contact}.${channel}.${mac}\u0000`);
-    expect((await t.http.post(`/api/unsubscribe/${withNul}`)).status).toBe(400);
     expect(await eventsOf(contactId)).toEqual([]);
     expect(await eventsOf(otherId)).toEqual([]);
 
@@ -161,6 +158,38 @@ describe('Unsubscribe link (e2e)', () => {
     expect((await t.http.delete(`/api/contacts/${contactId}`).set(bearer(store.token))).status).toBe(204);
     expect((await t.http.get(path)).status).toBe(404);
     expect((await t.http.post(path)).status).toBe(404);
+  });
+
+  it('answers the same 404 page to tokens the router or the input guards refuse (too long, a broken %-escape, a NUL), on GET and POST', async () => {
+    const { contactId, path } = await linkFor('EMAIL');
+    const token = path.split('/').pop()!;
+    const bad = [
+      `${token}${'A'.repeat(120)}`, // over the router's 100 characters
+      'abc%',
+      '%ZZ',
+      `${token}%`,
+      '%E0%A4%A',
+      '%ED%A0%80', // an unpaired surrogate in UTF-8
+      encodeURIComponent(`${token}\u0000`),
+      '%00',
+    ];
+    for (const forged of bad) {
+      const url = `/api/unsubscribe/${forged}`;
+      for (const res of [await t.http.get(url), await t.http.post(url).type('form').send('List-Unsubscribe=One-Click'), await t.http.post(url)]) {
+        expect({ forged, status: res.status, type: res.headers['content-type'] }).toEqual({ forged, status: 404, type: 'text/html; charset=utf-8' });
+        expect(res.headers['cache-control']).toBe('no-store');
+        expect(res.headers['x-frame-options']).toBe('DENY');
+        expect(res.text).toContain('<h1>Link inválido</h1>');
+      }
+      expect((await t.http.head(url)).status).toBe(404);
+    }
+    expect(await eventsOf(contactId)).toEqual([]);
+    // Elsewhere the router's refusals keep the API's error shape.
+    const elsewhere = await t.http.get(`/api/contacts/${'x'.repeat(150)}`).set(bearer(store.token));
+    expect(elsewhere.status).toBe(414);
+    expect(elsewhere.headers['content-type']).toMatch(/^application\/json/);
+    expect((await t.http.get('/api/contacts/abc%').set(bearer(store.token))).body).toMatchObject({ statusCode: 400 });
+    expect((await t.http.get('/api/contacts/abc%00').set(bearer(store.token))).body).toMatchObject({ statusCode: 400 });
   });
 
   it('needs no login and ignores a session: the token is the only credential', async () => {

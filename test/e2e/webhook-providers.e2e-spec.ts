@@ -117,6 +117,19 @@ describe('provider delivery webhooks: WhatsApp and Resend (e2e)', () => {
       expect(r.errorMessage).toBe('WhatsApp 131026: Message undeliverable');
     });
 
+    it('takes a timestamp no date can be (milliseconds sent as seconds, before 2000, days ahead) as missing: 200, the status applied at the time it arrives', async () => {
+      for (const timestamp of [1764590400000, 946684799, Math.floor(Date.now() / 1000) + 3 * 86400]) {
+        const m = await sentMessage('WHATSAPP');
+        const before = Date.now();
+        const res = await signedWhatsApp(whatsAppStatusNotification([{ id: m.externalId!, status: 'delivered', timestamp }]));
+        expect({ timestamp, status: res.status, body: res.body }).toEqual({ timestamp, status: 200, body: { received: 1, applied: 1 } });
+        const r = await reload(m.id);
+        expect(r.status).toBe('DELIVERED');
+        expect(r.deliveredAt!.getTime()).toBeGreaterThanOrEqual(before - 1000);
+        expect(r.deliveredAt!.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+      }
+    });
+
     it('accepts reports about unknown messages without changing anything', async () => {
       const res = await signedWhatsApp(whatsAppStatusNotification([{ id: 'wamid.unknown', status: 'delivered' }]));
       expect(res.status).toBe(200);
@@ -146,6 +159,19 @@ describe('provider delivery webhooks: WhatsApp and Resend (e2e)', () => {
       const bounced = event('email.bounced', b.externalId!, { bounce: { message: 'Mailbox does not exist', type: 'Permanent' } });
       await postResend(bounced, svixHeaders(JSON.stringify(bounced), RESEND_SECRET));
       expect(await reload(b.id)).toMatchObject({ status: 'FAILED', errorMessage: 'Resend: bounced (Mailbox does not exist)' });
+    });
+
+    it('takes a created_at past year 9999 as missing: 200, the status applied at the time it arrives', async () => {
+      const m = await sentMessage('EMAIL');
+      const delivered = { ...event('email.delivered', m.externalId!), created_at: '+057900-01-01T00:00:00.000Z' };
+      const before = Date.now();
+      const res = await postResend(delivered, svixHeaders(JSON.stringify(delivered), RESEND_SECRET));
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ received: 1, applied: 1 });
+      const r = await reload(m.id);
+      expect(r.status).toBe('DELIVERED');
+      expect(r.deliveredAt!.getTime()).toBeGreaterThanOrEqual(before - 1000);
+      expect(r.deliveredAt!.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
     });
 
     it('refuses a missing, wrong or stale Svix signature with 401', async () => {

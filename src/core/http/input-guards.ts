@@ -4,6 +4,22 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUtf8 } from 'node:buffer';
 import { parse as parseForm } from 'node:querystring';
 import { jsonShapeProblem, textProblems } from './body-guards';
+import { AddRouteConfig } from './route-config';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set by `@ChecksOwnPathParams()`. */
+    zyvaChecksOwnPathParams?: boolean;
+  }
+}
+
+/**
+ * The route checks its own path parameters, so the guard's 400 for a NUL or
+ * an unpaired surrogate in them is skipped: a public link opened in a browser
+ * (an unsubscribe token) answers its own page, not the API's error. Its query
+ * string is still checked.
+ */
+export const ChecksOwnPathParams = () => AddRouteConfig({ zyvaChecksOwnPathParams: true });
 
 /**
  * The body parsers of the API, with the guards of body-guards.ts: JSON is
@@ -69,7 +85,8 @@ export function installInputGuards(app: NestFastifyApplication): void {
   app.useBodyParser('text/plain', { bodyLimit }, (_request, _body, done) => done(null, markNotJson({})));
 
   fastify.addHook('preValidation', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
-    const problems = [...textProblems(request.params ?? {}, '', 'the path'), ...textProblems(request.query ?? {}, '', 'the query string')];
+    const path = request.routeOptions.config.zyvaChecksOwnPathParams === true ? [] : textProblems(request.params ?? {}, '', 'the path');
+    const problems = [...path, ...textProblems(request.query ?? {}, '', 'the query string')];
     done(problems.length > 0 ? new BadRequestException(problems) : undefined);
   });
 }

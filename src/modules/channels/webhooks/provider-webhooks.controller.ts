@@ -141,7 +141,7 @@ export class ProviderWebhooksController {
   @ApiBody({ type: TwilioWebhookDto, description: 'Twilio posts application/x-www-form-urlencoded parameters' })
   @ApiProduces('text/xml')
   @ApiStandardErrors(400, 429)
-  @ApiOkResponse(limited({ description: 'Empty TwiML', schema: { type: 'string', example: EMPTY_TWIML } }))
+  @ApiOkResponse(limited({ description: 'Empty TwiML: `<Response/>`, Content-Type `text/xml`', schema: { type: 'string', example: EMPTY_TWIML } }))
   @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Missing or wrong signature, or an unknown connection' })
   async twilio(
     @Param('connectionId') connectionId: string,
@@ -150,7 +150,7 @@ export class ProviderWebhooksController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
     await this.webhooks.twilio(connectionId, signature, req.body);
-    void reply.type('text/xml; charset=utf-8');
+    void reply.type('text/xml');
     return EMPTY_TWIML;
   }
 }

@@ -72,8 +72,8 @@ export interface WebhookResult {
   applied: number;
 }
 
-/** An empty TwiML answer: Twilio needs a 200 with TwiML, and nothing is to be replied. */
-export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+/** An empty TwiML answer (`text/xml`): Twilio needs a 200 with TwiML, and nothing is to be replied. */
+export const EMPTY_TWIML = '<Response/>';
 
 /**
  * Inbound provider webhooks. Signatures are checked on the raw body first;
@@ -267,8 +267,8 @@ function whatsAppInbound(m: WhatsAppInbound, contacts: NonNullable<WhatsAppValue
   const id = text(m.id);
   const from = text(m.from);
   if (!id || !from || !/^\d{6,15}$/.test(from)) return undefined;
-  const typed = text(m.text?.body) ?? text(m.button?.text) ?? text(m.interactive?.button_reply?.title) ?? text(m.interactive?.list_reply?.title);
-  const type = text(m.type);
+  const typed = filled(m.text?.body) ?? filled(m.button?.text) ?? filled(m.interactive?.button_reply?.title) ?? filled(m.interactive?.list_reply?.title);
+  const type = filled(m.type);
   const media = type && Object.hasOwn(m, type) ? (m[type] as { caption?: unknown } | undefined) : undefined;
   const profileName = text(contacts.find((c) => c.wa_id === from)?.profile?.name) ?? text(contacts[0]?.profile?.name);
   return {
@@ -277,7 +277,7 @@ function whatsAppInbound(m: WhatsAppInbound, contacts: NonNullable<WhatsAppValue
     source,
     from: `+${from}`,
     profileName: profileName?.slice(0, NAME_MAX),
-    text: typed ?? text(media?.caption) ?? type ?? 'message',
+    text: typed ?? filled(media?.caption) ?? type ?? 'message',
     isText: typed !== undefined,
     sentAt: secondsToDate(m.timestamp),
   };
@@ -291,14 +291,31 @@ function whatsAppError(e: WhatsAppError | undefined): string {
   return `WhatsApp ${e.code ?? 'error'}: ${title}${details}`;
 }
 
+/** Before this, or more than a day ahead, a provider's timestamp is a mistake (milliseconds sent as seconds, say). */
+const EARLIEST_TIMESTAMP = Date.UTC(2000, 0, 1);
+const LATEST_AHEAD_MS = 24 * 3600 * 1000;
+
+/**
+ * A provider's time, or now when it is missing or implausible: Postgres's
+ * timestamp(3) refuses years past 9999, and a refused write would answer a
+ * signed webhook 400, which the provider retries forever.
+ */
+function plausibleDate(ms: number): Date {
+  return ms >= EARLIEST_TIMESTAMP && ms <= Date.now() + LATEST_AHEAD_MS ? new Date(ms) : new Date();
+}
+
 function secondsToDate(seconds: string | undefined): Date {
-  const d = new Date(Number(seconds) * 1000);
-  return Number(seconds) > 0 && !Number.isNaN(d.getTime()) ? d : new Date();
+  return plausibleDate(Number(seconds) * 1000);
 }
 
 /** Providers' bodies are read, not validated: a field is used only when it has the documented type. */
 function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
+}
+
+/** A text field with something in it: an empty caption or body says nothing, and the next choice is taken. */
+function filled(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
 }
 
 /** The objects of a list field (anything else in it, or a field that is not a list, is skipped). */
@@ -312,6 +329,5 @@ function statusOf<S>(map: Record<string, S>, reported: unknown): S | undefined {
 }
 
 function isoToDate(iso: string | undefined): Date {
-  const d = iso ? new Date(iso) : new Date();
-  return Number.isNaN(d.getTime()) ? new Date() : d;
+  return plausibleDate(iso ? new Date(iso).getTime() : NaN);
 }

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
+import { AddRouteConfig } from '../../../core/http/route-config';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -16,7 +16,7 @@ declare module 'fastify' {
  * form-encoded, others send JSON or nothing, and no body, malformed or in a
  * type no parser knows, may stand between a person and their opt-out.
  */
-export const IgnoreBody = () => RouteConfig({ zyvaIgnoreBody: true });
+export const IgnoreBody = () => AddRouteConfig({ zyvaIgnoreBody: true });
 
 /**
  * Makes `@IgnoreBody()` work: before parsing, such a request is shown to

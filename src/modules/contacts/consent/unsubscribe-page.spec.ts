@@ -1,4 +1,4 @@
-import { invalidLinkPage, unsubscribePage, unsubscribedPage } from './unsubscribe-page';
+import { invalidLinkPage, refusedLinkPage, unsubscribePage, unsubscribedPage } from './unsubscribe-page';
 
 describe('unsubscribe pages', () => {
   it('the link page: lang, title and heading naming the store (escaped), a real POST form, nothing external', () => {
@@ -26,5 +26,13 @@ describe('unsubscribe pages', () => {
     const invalid = invalidLinkPage();
     expect(invalid.status).toBe(404);
     expect(invalid.html).toContain('<h1>Link inválido</h1>');
+  });
+
+  it('answers the invalid link page to router refusals of unsubscribe links only (GET, HEAD, POST)', () => {
+    for (const method of ['GET', 'HEAD', 'POST']) expect(refusedLinkPage(method, '/api/unsubscribe/abc%')).toEqual(invalidLinkPage());
+    expect(refusedLinkPage('DELETE', '/api/unsubscribe/abc%')).toBeNull();
+    expect(refusedLinkPage('GET', '/api/contacts/abc%')).toBeNull();
+    expect(refusedLinkPage('GET', '/api/unsubscribe-other/abc%')).toBeNull();
+    expect(refusedLinkPage('GET', '/x/api/unsubscribe/abc%')).toBeNull();
   });
 });

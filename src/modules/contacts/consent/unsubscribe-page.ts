@@ -1,6 +1,9 @@
 import { escapeHtml } from '../../../core/http/html';
 import type { Channel } from '../../../generated/prisma/enums';
 
+/** Where unsubscribe links point: GET the page, POST the one-click opt-out. */
+export const UNSUBSCRIBE_PATH = '/api/unsubscribe';
+
 /** A page to answer: its status and its HTML. */
 export interface HtmlPage {
   status: number;
@@ -102,4 +105,15 @@ export function invalidLinkPage(): HtmlPage {
 <p>Este link de cancelamento de inscrição não é válido. Confira se ele foi copiado inteiro.</p>`,
     ),
   };
+}
+
+/**
+ * The answer to an unsubscribe link the router refused before any route ran
+ * (a token over 100 characters, a broken %-escape): the invalid-link page, as
+ * for any forged token, since a person opened it. Null for any other request,
+ * which keeps the API's JSON error.
+ */
+export function refusedLinkPage(method: string, url: string): HtmlPage | null {
+  const isLink = (method === 'GET' || method === 'HEAD' || method === 'POST') && url.startsWith(`${UNSUBSCRIBE_PATH}/`);
+  return isLink ? invalidLinkPage() : null;
 }

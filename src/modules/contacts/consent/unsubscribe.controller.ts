@@ -2,8 +2,9 @@ import { Controller, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs
 import { ApiBody, ApiConsumes, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../../../core/auth/auth.decorators';
+import { ChecksOwnPathParams } from '../../../core/http/input-guards';
 import { IgnoreBody } from './ignored-body';
-import { type HtmlPage, PAGE_HEADERS } from './unsubscribe-page';
+import { type HtmlPage, PAGE_HEADERS, UNSUBSCRIBE_PATH } from './unsubscribe-page';
 import { UnsubscribeService } from './unsubscribe.service';
 
 const html = (description: string, example: string) => ({ description, content: { 'text/html': { schema: { type: 'string', example } } } });
@@ -19,14 +20,18 @@ function send(reply: FastifyReply, page: HtmlPage): string {
   return page.html;
 }
 
-/** Public: the token is the only credential, and neither a session nor the plan limiter applies. */
+/**
+ * Public: the token is the only credential, and neither a session nor the plan limiter applies. A token the
+ * verifier cannot read (a NUL in it included) is the invalid-link page like any forgery, not the API's 400.
+ */
 @ApiTags('consent')
 @Public()
-@Controller('api/unsubscribe')
+@Controller(UNSUBSCRIBE_PATH)
 export class UnsubscribeController {
   constructor(private readonly unsubscribe: UnsubscribeService) {}
 
   @Get(':token')
+  @ChecksOwnPathParams()
   @ApiOperation({
     summary: "The unsubscribe page: names the store and shows a button that POSTs (one-click). Opening it changes nothing, since mail scanners open links",
     security: [],
@@ -42,6 +47,7 @@ export class UnsubscribeController {
   @Post(':token')
   @HttpCode(HttpStatus.OK)
   @IgnoreBody()
+  @ChecksOwnPathParams()
   @ApiOperation({
     summary:
       'RFC 8058 one-click unsubscribe: the contact is OPTED_OUT of the token\'s channel (source UNSUBSCRIBE_LINK). ' +

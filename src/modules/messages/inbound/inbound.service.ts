@@ -21,10 +21,12 @@ const KEYWORD_CHANNELS = new Set(['WHATSAPP', 'SMS']);
  *   that phone, or a new contact named from the sender's profile when the
  *   contact cap allows; they count against no quota;
  * - a WhatsApp message opens (refreshes) the contact's 24-hour window;
- * - an opt-out or opt-in keyword changes consent on that channel and starts
- *   no flow; anything else starts the INBOUND_MESSAGE flows.
+ * - an opt-out or opt-in keyword changes consent on that channel first; an
+ *   opt-out then starts no flow, anything else (an opt-in included) starts
+ *   the INBOUND_MESSAGE flows.
  * On the platform's shared number nothing can be attributed to one store:
- * only keywords apply, to every organization's contact with that phone.
+ * only opt-out keywords apply, to every organization's contact with that
+ * phone (an opt-in there could not say which store the person meant).
  */
 @Injectable()
 export class InboundService implements OnModuleInit {
@@ -46,7 +48,7 @@ export class InboundService implements OnModuleInit {
   async receive(message: InboundMessage): Promise<boolean> {
     const keyword = message.isText && KEYWORD_CHANNELS.has(message.channel) ? consentKeyword(message.text) : undefined;
     if (!('connectionId' in message.source)) {
-      if (!keyword) return false;
+      if (keyword !== 'OPTED_OUT') return false;
       const changed = await this.consent.recordByPhone(message.from, message.channel as Channel, keyword, {
         source: 'INBOUND_KEYWORD',
         evidence: evidenceOf(message),
@@ -109,14 +111,14 @@ export class InboundService implements OnModuleInit {
     });
   }
 
-  /** A keyword changes consent (and starts no flow); any other message goes to the flows. Safe to repeat. */
+  /** A keyword changes consent first; then every message but an opt-out goes to the flows. Safe to repeat. */
   private async handOn(organizationId: string, messageId: string, message: InboundMessage, keyword: 'OPTED_OUT' | 'OPTED_IN' | undefined): Promise<void> {
     const stored = await this.prisma.message.findUniqueOrThrow({ where: { id: messageId }, select: { contactId: true } });
     await this.contacts.changedOutsideWrite(organizationId);
     if (keyword) {
       await this.consent.record(organizationId, stored.contactId, message.channel as Channel, keyword, { source: 'INBOUND_KEYWORD', evidence: evidenceOf(message) });
-      return;
     }
+    if (keyword === 'OPTED_OUT') return;
     await this.events.received({ organizationId, contactId: stored.contactId, messageId, channel: message.channel, text: message.text, isText: message.isText });
   }
 }
