@@ -328,6 +328,32 @@ describe('Bad input answers 400, never 500, and stores nothing (e2e)', () => {
     await t.prisma.contact.deleteMany({ where: { organizationId: user.organizationId, name: { in: ['Caio', 'Fim'] } } });
   });
 
+  it('refuses null where a property may only be left out, naming it, and changes nothing', async () => {
+    const admin = await fixtures.createAdmin();
+    const before = await t.prisma.organization.findUniqueOrThrow({ where: { id: user.organizationId } });
+    for (const field of ['plan', 'maxContacts', 'maxMessagesPerMonth']) {
+      const res = await t.http.patch(`/api/admin/organizations/${user.organizationId}`).set(bearer(admin.token)).send({ [field]: null });
+      expect400(res, field);
+    }
+    const after = await t.prisma.organization.findUniqueOrThrow({ where: { id: user.organizationId } });
+    expect({ plan: after.plan, maxContacts: after.maxContacts, maxMessagesPerMonth: after.maxMessagesPerMonth }).toEqual({
+      plan: before.plan,
+      maxContacts: before.maxContacts,
+      maxMessagesPerMonth: before.maxMessagesPerMonth,
+    });
+
+    const scheduledFor = new Date(Date.now() + 3_600_000).toISOString();
+    const post = await t.http.post('/api/social-posts').set(bearer(user.token)).send({ platform: 'FACEBOOK', content: 'Promoção', scheduledFor });
+    expect(post.status).toBe(201);
+    for (const field of ['content', 'scheduledFor']) {
+      expect400(await t.http.patch(`/api/social-posts/${post.body.id}`).set(bearer(user.token)).send({ [field]: null }), field);
+    }
+    const row = await t.prisma.socialPost.findUniqueOrThrow({ where: { id: post.body.id } });
+    expect({ content: row.content, scheduledFor: row.scheduledFor.toISOString() }).toEqual({ content: 'Promoção', scheduledFor });
+    // Where null means something it is still taken: the image removed.
+    expect((await t.http.patch(`/api/social-posts/${post.body.id}`).set(bearer(user.token)).send({ imageUrl: null })).status).toBe(200);
+  });
+
   it('answers a Postgres data error (class 22) that got past the checks with a 400 that tells no internals', async () => {
     const error = await t.prisma.$executeRaw`SELECT ${'a\u0000b'}::text`.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);

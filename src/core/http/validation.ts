@@ -64,6 +64,13 @@ export function createValidationPipe(moduleRef?: ModuleRef): ValidationPipe {
   );
 }
 
+/**
+ * `@Omittable()`, instead of `@IsOptional()`, for a property that may be left out but has no null: `null`
+ * is then checked like any other value (a 400 naming the property). `@IsOptional()` lets null through, which
+ * is right only where null means something (a birthday cleared, an image removed).
+ */
+export const Omittable = () => classValidator.ValidateIf((_object: object, value: unknown) => value !== undefined);
+
 /** `@Transform(trimmed)`: spaces around a name or tag are no part of it, and one of only spaces is empty (a 400). */
 export const trimmed = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 

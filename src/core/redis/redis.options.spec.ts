@@ -45,6 +45,11 @@ describe('parseClusterNodes', () => {
       tls: true,
     });
     expect(parseClusterNodes('[::1]:7000').nodes).toEqual([{ host: '::1', port: 7000 }]);
+    // Compose names its containers project_service_n: a seed written as host:port takes them as a URL would.
+    expect(parseClusterNodes('zyva_redis_1:7000,redis://zyva_redis_2:7001').nodes).toEqual([
+      { host: 'zyva_redis_1', port: 7000 },
+      { host: 'zyva_redis_2', port: 7001 },
+    ]);
   });
 
   it('refuses what a cluster cannot honour, never repeating a password', () => {

@@ -30,7 +30,8 @@ export interface ClusterSeeds {
   tls: boolean;
 }
 
-const HOST_PORT = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/;
+/** A host name (Docker's service names may hold `_`), an IPv4 address, or an IPv6 one in brackets; then the port. */
+const HOST_PORT = /^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/;
 
 /**
  * `REDIS_CLUSTER_NODES`: comma-separated seeds, each `host:port` or a

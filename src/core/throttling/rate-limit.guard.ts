@@ -19,10 +19,6 @@ export const PLAN_THROTTLER = 'plan';
 export const AUTH_THROTTLER = 'auth';
 export const WEBHOOK_THROTTLER = 'webhook';
 
-/** Reset emails per account (whoever asks): enough for a forgetful user, too few to flood a mailbox. */
-export const FORGOT_PASSWORD_PER_ACCOUNT = { limit: 5, windowMs: 3_600_000 };
-const FORGOT_PASSWORD_ROUTE = '/api/auth/password/forgot';
-
 export const rateLimitKeys = {
   /** Tagged with the organization: the limiter's script reads the organization's plan and cache entries in the same slot. */
   plan: (orgId: string, userId: string) => `${KEY_PREFIX}ratelimit:plan:${orgTag(orgId)}:${userId}`,
@@ -104,15 +100,13 @@ export class RateLimitGuard extends ThrottlerGuard {
     if (route.startsWith('/api/auth/')) return this.limitAuth(route, request, reply);
     if (route.startsWith('/api/webhooks/')) {
       const limit = this.limitOf(WEBHOOK_THROTTLER);
-      return this.limitWindows(reply, [
-        {
-          key: rateLimitKeys.webhook(route, rateLimitSubject(request.ip)),
-          limit,
-          windowMs: this.ttlOf(WEBHOOK_THROTTLER),
-          error: 'Too Many Requests',
-          message: `Too many webhook calls from your address: ${limit} per minute are allowed on this route.`,
-        },
-      ]);
+      return this.limitWindow(reply, {
+        key: rateLimitKeys.webhook(route, rateLimitSubject(request.ip)),
+        limit,
+        windowMs: this.ttlOf(WEBHOOK_THROTTLER),
+        error: 'Too Many Requests',
+        message: `Too many webhook calls from your address: ${limit} per minute are allowed on this route.`,
+      });
     }
     return true;
   }
@@ -179,48 +173,29 @@ export class RateLimitGuard extends ThrottlerGuard {
 
   private limitAuth(route: string, request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     const limit = this.limitOf(AUTH_THROTTLER);
-    const windows: WindowLimit[] = [
-      {
-        key: rateLimitKeys.auth(route, rateLimitSubject(request.ip)),
-        limit,
-        windowMs: this.ttlOf(AUTH_THROTTLER),
-        error: 'Too Many Requests',
-        message: `Too many attempts from your address: ${limit} per minute are allowed on this route.`,
-      },
-    ];
-    const email = (request.body as { email?: unknown } | undefined)?.email;
-    if (route === FORGOT_PASSWORD_ROUTE && typeof email === 'string' && email.trim() !== '') {
-      // Counted for any address, registered or not, so the answer says nothing about accounts.
-      windows.push({
-        key: rateLimitKeys.forgotAccount(email.trim().toLowerCase()),
-        ...FORGOT_PASSWORD_PER_ACCOUNT,
-        error: 'Too Many Requests',
-        message: `Too many reset requests for this account: ${FORGOT_PASSWORD_PER_ACCOUNT.limit} per hour are allowed.`,
-      });
-    }
-    return this.limitWindows(reply, windows);
+    return this.limitWindow(reply, {
+      key: rateLimitKeys.auth(route, rateLimitSubject(request.ip)),
+      limit,
+      windowMs: this.ttlOf(AUTH_THROTTLER),
+      error: 'Too Many Requests',
+      message: `Too many attempts from your address: ${limit} per minute are allowed on this route.`,
+    });
   }
 
-  /**
-   * Counts the request in each window (one key, one round trip each, in
-   * parallel); the headers describe the tightest one, and the first window
-   * over its limit refuses the request.
-   */
-  private async limitWindows(reply: FastifyReply, windows: WindowLimit[]): Promise<boolean> {
-    let hits: WindowHit[];
+  /** Counts the request in the window (one round trip); over its limit, the request is refused. */
+  private async limitWindow(reply: FastifyReply, window: WindowLimit): Promise<boolean> {
+    let hit: WindowHit;
     try {
-      hits = await Promise.all(windows.map((w) => this.storage.windowHit(w.key, w.windowMs)));
+      hit = await this.storage.windowHit(window.key, window.windowMs);
       this.status.recovered();
     } catch (error) {
       this.status.failed(error);
       return true;
     }
-    const states = windows.map((w, i) => ({ ...w, used: hits[i].totalHits, msToReset: hits[i].msToExpire }));
-    const tightest = states.reduce((a, b) => (b.limit - b.used < a.limit - a.used ? b : a));
-    this.setHeaders(reply, tightest);
-    const over = states.find((w) => w.used > w.limit);
-    if (!over) return true;
-    throw this.tooMany(reply, over.error, over.message, over.msToReset);
+    const state = { ...window, used: hit.totalHits, msToReset: hit.msToExpire };
+    this.setHeaders(reply, state);
+    if (state.used <= state.limit) return true;
+    throw this.tooMany(reply, state.error, state.message, state.msToReset);
   }
 
   private limitOf(name: string): number {

@@ -1,10 +1,13 @@
 import { BadRequestException, ConflictException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import { InjectThrottlerStorage } from '@nestjs/throttler';
 import { randomUUID } from 'node:crypto';
 import { PLAN_LIMITS } from '../../core/plans/plans';
 import { isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
 import { JobProducer } from '../../core/queues/job-producer.service';
 import { EmailTemplate, JobName } from '../../core/queues/queue.catalogue';
+import { rateLimitKeys } from '../../core/throttling/rate-limit.guard';
+import type { RateLimitStorage } from '../../core/throttling/rate-limit.storage';
 import type { User } from '../../generated/prisma/client';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { LoginDto, MeDto, RegisterDto, RegisterResponseDto, UserDto } from './dto/auth.dto';
@@ -13,6 +16,9 @@ import { SessionService } from './session.service';
 import { TokenService } from './token.service';
 
 const INVALID_CREDENTIALS = 'Invalid email or password.';
+
+/** Reset emails per address (whoever asks): enough for a forgetful user, too few to flood a mailbox. */
+export const FORGOT_PASSWORD_PER_ACCOUNT = { limit: 5, windowMs: 3_600_000 };
 
 @Injectable()
 export class AuthService {
@@ -24,6 +30,7 @@ export class AuthService {
     private readonly sessions: SessionService,
     private readonly tokens: TokenService,
     private readonly jobs: JobProducer,
+    @InjectThrottlerStorage() private readonly limits: RateLimitStorage,
   ) {}
 
   static toUserDto(user: User): UserDto {
@@ -109,10 +116,26 @@ export class AuthService {
     });
   }
 
-  /** Always accepted, whether or not the email has an account (no enumeration). */
+  /**
+   * Always accepted, whether or not the email has an account (no enumeration). Past
+   * FORGOT_PASSWORD_PER_ACCOUNT requests for one address in an hour, from any client, nothing more is sent:
+   * the answer stays the same (the route's own limit is per client IP), so it tells nothing either.
+   */
   async forgotPassword(email: string): Promise<void> {
+    if (!(await this.withinResetAllowance(email))) return;
     const user = await this.prisma.user.findUnique({ where: { email } });
     if (user) await this.sendTokenEmail('password-reset', user);
+  }
+
+  /** Counted for any address, registered or not; while Redis cannot count, the email is sent (as the limiters fail open). */
+  private async withinResetAllowance(email: string): Promise<boolean> {
+    try {
+      const { totalHits } = await this.limits.windowHit(rateLimitKeys.forgotAccount(email), FORGOT_PASSWORD_PER_ACCOUNT.windowMs);
+      return totalHits <= FORGOT_PASSWORD_PER_ACCOUNT.limit;
+    } catch (error) {
+      this.logger.warn(`Reset requests per address cannot be counted: ${(error as Error).message}`);
+      return true;
+    }
   }
 
   async resetPassword(token: string, password: string): Promise<void> {

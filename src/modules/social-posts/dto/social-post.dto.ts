@@ -11,7 +11,7 @@ import {
   ValidateIf,
 } from 'class-validator';
 import { PaginationQueryDto } from '../../../core/http/pagination.dto';
-import { HasText } from '../../../core/http/validation';
+import { HasText, Omittable } from '../../../core/http/validation';
 import { SocialPlatform, SocialPostStatus } from '../../../generated/prisma/enums';
 
 const httpUrl = { protocols: ['http', 'https'], require_protocol: true, require_tld: false };
@@ -49,7 +49,7 @@ export class CreateSocialPostDto {
 
 export class UpdateSocialPostDto {
   @ApiPropertyOptional({ example: 'Última chance! 🔥' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @IsNotEmpty()
   @HasText()
@@ -64,7 +64,7 @@ export class UpdateSocialPostDto {
   imageUrl?: string | null;
 
   @ApiPropertyOptional({ format: 'date-time', example: '2026-12-02T18:00:00.000Z', description: 'Reschedule: the publication moves to this time' })
-  @IsOptional()
+  @Omittable()
   @IsISO8601({ strict: true })
   @Matches(DATE_TIME, { message: 'scheduledFor must be a date-time (YYYY-MM-DDTHH:mm…)' })
   scheduledFor?: string;
