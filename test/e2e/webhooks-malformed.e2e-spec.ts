@@ -117,6 +117,23 @@ describe('signed webhooks with malformed bodies (e2e)', () => {
     expect(sent.map((m) => rows.find((r) => r.externalId === m.id)?.content)).toEqual(['Olha essa', 'image', 'video', 'audio', 'text']);
   });
 
+  it('Twilio: stores a picture message without text as its media type', async () => {
+    const sid = () => `MM${randomBytes(16).toString('hex')}`;
+    const sent = <Record<string, string>[]>[
+      { From: '+5511999990121', Body: '', NumMedia: '1', MediaContentType0: 'image/jpeg', MessageSid: sid(), SmsStatus: 'received' },
+      { From: '+5511999990122', Body: 'Olha o vídeo', NumMedia: '1', MediaContentType0: 'video/mp4', MessageSid: sid(), SmsStatus: 'received' },
+      { From: '+5511999990123', Body: '', NumMedia: '1', MediaContentType0: 'text/vcard', MessageSid: sid(), SmsStatus: 'received' },
+      { From: '+5511999990124', Body: '', NumMedia: '0', MessageSid: sid(), SmsStatus: 'received' },
+    ];
+    for (const params of sent) {
+      const path = new URL(smsWebhook).pathname;
+      const res = await t.http.post(path).type('form').set('X-Twilio-Signature', twilioSignature(authToken, smsWebhook, params)).send(new URLSearchParams(params).toString());
+      expect(res.status).toBe(200);
+    }
+    const rows = await t.prisma.message.findMany({ where: { organizationId: a.organizationId, externalId: { in: sent.map((p) => p.MessageSid) } } });
+    expect(sent.map((p) => rows.find((r) => r.externalId === p.MessageSid)?.content)).toEqual(['image', 'Olha o vídeo', 'media', '']);
+  });
+
   it('Resend: answers 200 to events whose fields have the wrong types, changing nothing', async () => {
     const before = await stored();
     for (const event of [

@@ -186,8 +186,9 @@ export class ProviderWebhooksService {
         externalId: sid,
         source: { connectionId: connection!.id },
         from: one('From')!,
-        text: one('Body') ?? '',
-        isText: true,
+        // A picture message (MMS) may come without text: then it reads as its media's type, as on WhatsApp.
+        text: filled(one('Body')) ?? twilioMediaType(one('NumMedia'), one('MediaContentType0')) ?? one('Body') ?? '',
+        isText: filled(one('Body')) !== undefined,
         sentAt: new Date(),
       });
       return { received: 1, applied: taken ? 1 : 0 };
@@ -316,6 +317,13 @@ function text(value: unknown): string | undefined {
 /** A text field with something in it: an empty caption or body says nothing, and the next choice is taken. */
 function filled(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value : undefined;
+}
+
+/** `image`, `video` or `audio` from the first attachment's content type (`image/jpeg`), `media` for any other. */
+function twilioMediaType(count: string | undefined, contentType: string | undefined): string | undefined {
+  if (!(Number(count) > 0)) return undefined;
+  const type = contentType?.split('/')[0].toLowerCase();
+  return type === 'image' || type === 'video' || type === 'audio' ? type : 'media';
 }
 
 /** The objects of a list field (anything else in it, or a field that is not a list, is skipped). */
