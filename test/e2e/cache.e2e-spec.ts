@@ -5,7 +5,7 @@ import type { Cache } from 'cache-manager';
 import type { CacheService } from '../../src/core/cache/cache.service';
 import { CACHE_CLIENT } from '../../src/core/cache/cache.tokens';
 import type { RedisClient } from '../../src/core/redis/redis.connection';
-import { Fixtures, RegisteredUser, bearer } from '../utils/factories';
+import { Fixtures, RegisteredUser, bearer, waitFor } from '../utils/factories';
 import { TestApp, createTestApp, scanKeys, unlinkKeys } from '../utils/test-app';
 
 const PREFIX = 'zyva:cache:';
@@ -117,6 +117,34 @@ describe('Redis cache (e2e)', () => {
     expect((await get(user, '/api/contacts')).body.total).toBe(0);
     expect((await get(user, '/api/organization')).body.currentContacts).toBe(0);
     expect((await get(user, '/api/dashboard/stats')).body.totalContacts).toBe(0);
+  });
+
+  it('shows messagesThisMonth right after a message is accepted or canceled, and after a campaign fans out (organization and dashboard)', async () => {
+    const user = await fixtures.registerUser();
+    await fixtures.setPlan(user.organizationId, 'ENTERPRISE');
+    keysMade.push(`zyva:limits:{${user.organizationId}}:messages`);
+    const contact = await post(user, '/api/contacts', { name: 'Cliente', email: 'cliente@example.com' });
+    expect(contact.status).toBe(201);
+    const counts = async () => {
+      const [org, stats] = [await get(user, '/api/organization'), await get(user, '/api/dashboard/stats')];
+      return { org: org.body.messagesThisMonth, orgCache: org.headers['x-cache'], stats: stats.body.messagesThisMonth };
+    };
+    expect(await counts()).toEqual({ org: 0, orgCache: 'MISS', stats: 0 });
+    expect((await get(user, '/api/organization')).headers['x-cache']).toBe('HIT');
+
+    const later = new Date(Date.now() + 3600_000).toISOString();
+    const accepted = await t.http.post('/api/messages').set(bearer(user.token)).send({ contactId: contact.body.id, channel: 'EMAIL', content: 'Oi', scheduledFor: later });
+    expect(accepted.status).toBe(202);
+    expect(await counts()).toEqual({ org: 1, orgCache: 'MISS', stats: 1 });
+
+    expect((await t.http.delete(`/api/messages/${accepted.body.id}`).set(bearer(user.token))).body.status).toBe('CANCELED');
+    expect(await counts()).toEqual({ org: 0, orgCache: 'MISS', stats: 0 });
+
+    const campaign = await post(user, '/api/campaigns', { name: 'Promo', channel: 'EMAIL', content: 'Promo', scheduledFor: later });
+    expect(campaign.status).toBe(202);
+    // QUEUED once every batch of the fan-out is written (each batch moves messagesThisMonth).
+    await waitFor(async () => (await t.prisma.campaign.findUniqueOrThrow({ where: { id: campaign.body.id } })).status === 'QUEUED' || undefined);
+    expect(await counts()).toEqual({ org: 1, orgCache: 'MISS', stats: 1 });
   });
 
   it('keys every entry by organization: two organizations never see each other’s lists', async () => {

@@ -170,6 +170,8 @@ describe('consent enforced everywhere a message is created or sent (e2e)', () =>
     expect(res.status).toBe(202);
     expect(await quota()).toBe(before + 1);
     await optOut(c.id, 'EMAIL');
+    // Cached while the message still counts: the worker's give-back drops it again.
+    expect((await api().get('/api/organization')).body.messagesThisMonth).toBe(orgBefore + 1);
     const m = await waitFor(async () => {
       const row = await t.prisma.message.findUniqueOrThrow({ where: { id: res.body.id } });
       return SETTLED_STATUSES.includes(row.status) ? row : undefined;
@@ -179,6 +181,7 @@ describe('consent enforced everywhere a message is created or sent (e2e)', () =>
     expect(emailsTo(c.email!)).toHaveLength(0);
     expect(await quota()).toBe(before);
     expect(await org()).toBe(orgBefore);
+    expect((await api().get('/api/organization')).body.messagesThisMonth).toBe(orgBefore);
   });
 
   it('sends store emails with List-Unsubscribe headers and the same link in the HTML and text footer', async () => {

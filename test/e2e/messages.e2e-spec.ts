@@ -200,6 +200,24 @@ describe('messages through WhatsApp (e2e)', () => {
     expect(reused.status).toBe(422);
   });
 
+  it('reads Idempotency-Key as the flow routes do: a bad key is a 400 whose message is a list, an empty header is no key', async () => {
+    const c = await contact({});
+    const body = { contactId: c.id, channel: 'WHATSAPP', content: 'Sem chave' };
+    const before = await t.prisma.message.count({ where: { contactId: c.id } });
+    for (const bad of ['bad key with spaces', 'x'.repeat(256), 'acentuação']) {
+      const res = await post(body, user.token, { 'Idempotency-Key': bad });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: ['Idempotency-Key must be 1 to 255 printable ASCII characters without spaces'] });
+    }
+    expect(await t.prisma.message.count({ where: { contactId: c.id } })).toBe(before);
+
+    const [first, second] = [await post(body, user.token, { 'Idempotency-Key': '' }), await post(body, user.token, { 'Idempotency-Key': '' })];
+    expect([first.status, second.status]).toEqual([202, 202]);
+    expect(second.body.id).not.toBe(first.body.id);
+    const rows = await t.prisma.message.findMany({ where: { id: { in: [first.body.id, second.body.id] } } });
+    expect(rows.map((m) => m.idempotencyKey)).toEqual([null, null]);
+  });
+
   it('keeps one message for one Idempotency-Key under 8 concurrent requests: one row, one unit of quota, one in messagesThisMonth', async () => {
     const c = await contact({});
     const key = `race-${Date.now()}`;

@@ -95,4 +95,26 @@ describe('Monthly message quota (e2e)', () => {
     expect(await quota.tryConsume(org, 1, 3)).toEqual({ ok: true, used: 3, limit: 3 });
     expect((await quota.tryConsume(org, 1, 3)).ok).toBe(false);
   });
+
+  it('rebuilds a missing counter from outbound messages only: inbound ones count against no quota', async () => {
+    const org = await newOrg();
+    const message = (direction: 'OUTBOUND' | 'INBOUND', status: 'SENT' | 'RECEIVED' | 'CANCELED') => ({
+      organizationId: org, contactId: 'c', channel: 'WHATSAPP' as const, content: 'x', direction, status,
+    });
+    await t.prisma.message.createMany({
+      data: [
+        message('OUTBOUND', 'SENT'),
+        message('OUTBOUND', 'SENT'),
+        message('OUTBOUND', 'CANCELED'),
+        message('INBOUND', 'RECEIVED'),
+        message('INBOUND', 'RECEIVED'),
+        message('INBOUND', 'RECEIVED'),
+      ],
+    });
+    const outbound = await t.prisma.message.count({ where: { organizationId: org, direction: 'OUTBOUND', status: { not: 'CANCELED' } } });
+    expect(outbound).toBe(2);
+    await t.redis.unlink(quotaKey(org));
+    expect(await quota.tryConsume(org, 1, 100)).toEqual({ ok: true, used: outbound + 1, limit: 100 });
+    expect(await t.redis.get(quotaKey(org))).toBe(String(outbound + 1));
+  });
 });

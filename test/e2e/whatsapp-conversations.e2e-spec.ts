@@ -4,6 +4,8 @@ import { graphError, hubSignature, StandIn, startWhatsAppStandIn, whatsAppStatus
 import { createTestApp, TestApp } from '../utils/test-app';
 
 const APP_SECRET = 'meta-app-secret-conversations';
+/** The contract's text for free-form WhatsApp outside the 24-hour window, as is. */
+const OUTSIDE_WINDOW = 'outside the 24-hour window: send an approved template';
 const uid = () => randomBytes(4).toString('hex');
 
 /**
@@ -126,8 +128,16 @@ describe('WhatsApp templates, the 24-hour window and conversations (e2e)', () =>
       type: 'template',
       template: { name: 'promo_aniversario', language: { code: 'pt_BR' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'Bia Lima' }, { type: 'text', text: 'ANIVER10' }] }] },
     });
+    // The API answers what was asked; the stored row also keeps the body the sender fills in.
+    const asked = { name: 'promo_aniversario', language: 'pt_BR', variables: ['{{nome}}', 'ANIVER10'] };
     const got = await api(a).get(`/api/messages/${m.id}`);
-    expect(got.body).toMatchObject({ direction: 'OUTBOUND', template: { name: 'promo_aniversario', language: 'pt_BR', variables: ['{{nome}}', 'ANIVER10'] } });
+    expect(got.body.direction).toBe('OUTBOUND');
+    expect(got.body.template).toEqual(asked);
+    const conversation = await api(a).get(`/api/contacts/${c.id}/messages`);
+    expect(conversation.body.data.map((x: { template: unknown }) => x.template)).toEqual([asked]);
+    const listed = await api(a).get(`/api/messages?contactId=${c.id}`);
+    expect(listed.body.data[0].template).toEqual(asked);
+    expect(m.template).toEqual({ ...asked, body: 'Feliz aniversário, {{1}}! Seu cupom: {{2}}' });
   });
 
   it('refuses (422) an unknown template, one not approved, or the wrong number of variables, storing and sending nothing', async () => {
@@ -201,8 +211,20 @@ describe('WhatsApp templates, the 24-hour window and conversations (e2e)', () =>
     const c = await contact(a);
     const refused = await api(a).post('/api/messages', { contactId: c.id, channel: 'WHATSAPP', content: 'Oi!' });
     expect(refused.status).toBe(422);
-    expect(refused.body.message).toContain('outside the 24-hour window: send an approved template');
-    expect((await api(a).post('/api/campaigns', { name: 'texto', channel: 'WHATSAPP', content: 'Promo!' })).status).toBe(422);
+    expect(refused.body).toEqual({ statusCode: 422, error: 'Unprocessable Entity', message: OUTSIDE_WINDOW });
+    const campaign = await api(a).post('/api/campaigns', { name: 'texto', channel: 'WHATSAPP', content: 'Promo!' });
+    expect(campaign.status).toBe(422);
+    expect(campaign.body.message).toBe(OUTSIDE_WINDOW);
+    // A flow step with free-form text fails its run with that reason.
+    const flow = await api(a).post('/api/flows', { name: `texto-${uid()}`, trigger: { type: 'MANUAL' }, steps: [{ type: 'SEND_MESSAGE', channel: 'WHATSAPP', content: 'Oi!' }] });
+    expect(flow.status).toBe(201);
+    const run = await api(a).post(`/api/flows/${flow.body.id}/executions`, { contactId: c.id });
+    expect(run.status).toBe(202);
+    const failedRun = await waitFor(async () => {
+      const row = await t.prisma.flowExecution.findUniqueOrThrow({ where: { id: run.body.executionId } });
+      return row.status === 'FAILED' ? row : undefined;
+    });
+    expect(failedRun.error).toBe(OUTSIDE_WINDOW);
     expect(await t.prisma.message.count({ where: { contactId: c.id } })).toBe(0);
 
     const sentAt = Math.floor(Date.now() / 1000) - 60;
@@ -220,7 +242,7 @@ describe('WhatsApp templates, the 24-hour window and conversations (e2e)', () =>
     await t.prisma.contact.update({ where: { id: c.id }, data: { whatsappWindowExpiresAt: new Date(Date.now() - 1000) } });
     const failed = await settled(later.body.id);
     expect(failed.status).toBe('FAILED');
-    expect(failed.errorMessage).toContain('outside the 24-hour window');
+    expect(failed.errorMessage).toBe(OUTSIDE_WINDOW);
   });
 
   it('stores an inbound message once however often Meta delivers it, in the store that owns the number, as a new contact if need be', async () => {

@@ -97,10 +97,10 @@ export class MessageQuotaService {
     return Number((await this.redis.get(keys.messageQuota(orgId))) ?? 0);
   }
 
-  /** What this month has consumed, from the durable record: its messages that were not cancelled. */
+  /** What this month has consumed, from the durable record: its outbound messages that were not cancelled (inbound ones count against nothing). */
   private countThisMonth(orgId: string): Promise<number> {
     return this.prisma.message.count({
-      where: { organizationId: orgId, createdAt: { gte: startOfMonthUtc() }, status: { not: 'CANCELED' } },
+      where: { organizationId: orgId, direction: 'OUTBOUND', createdAt: { gte: startOfMonthUtc() }, status: { not: 'CANCELED' } },
     });
   }
 }

@@ -94,7 +94,8 @@ export class CampaignFanOutService {
   /**
    * One INSERT for the whole batch (ids made by Postgres), rather than the
    * ORM building a thousand rows: the fan-out is on the hot path of a campaign.
-   * The same statement adds the batch to the organization's messagesThisMonth.
+   * The same statement adds the batch to the organization's messagesThisMonth
+   * (the cached organization and dashboard that show it are dropped after it).
    * Every message keeps the route the campaign was accepted with.
    */
   private async createAndQueue(campaign: Campaign, contactIds: string[], created: number): Promise<number> {
@@ -120,6 +121,7 @@ export class CampaignFanOutService {
         WHERE id = ${campaign.organizationId}
       )
       SELECT id FROM inserted`;
+    if (rows.length > 0) await this.quota.counted(campaign.organizationId);
     await this.queue(campaign, rows.map((r) => r.id), campaignPriority(created));
     return rows.length;
   }

@@ -11,7 +11,7 @@ import { MessageQuota } from '../organizations/message-quota';
 import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter } from '../channels/routing/channel-router';
 import { WhatsAppTemplatesService } from '../channels/templates/whatsapp-templates.service';
-import type { TemplateRef } from '../messages/dto/message.dto';
+import { type TemplateRef, templateRefOf } from '../messages/dto/message.dto';
 import { OutsideWindowException, outsideWindow, senderOf } from '../messages/send-rules';
 import { campaignAudience, campaignOptedOut } from './campaign-audience';
 import { CampaignDto, CreateCampaignDto } from './dto/campaign.dto';
@@ -188,11 +188,4 @@ function bucket(status: MessageStatus): keyof Counts {
     default:
       return 'sent';
   }
-}
-
-/** What a template campaign was asked to send (without the stored body). */
-function templateRefOf(stored: unknown): TemplateRef | null {
-  if (!stored) return null;
-  const { name, language, variables } = stored as TemplateRef;
-  return { name, language, variables };
 }

@@ -14,7 +14,7 @@ import { Public } from '../../core/auth/auth.decorators';
 import { ExecutionStartedDto, StartExecutionDto } from './dto/execution.dto';
 import { FlowTriggersService } from './flow-triggers.service';
 import { FlowWebhookGuard, WebhookRequest } from './flow-webhook.guard';
-import { IdempotencyKey } from './idempotency-key.decorator';
+import { IdempotencyKey } from '../../core/http/idempotency-key.decorator';
 import { bodyDigest } from './webhook-signature';
 import { ApiPublic, ApiStandardErrors, limited } from '../../core/http/api-docs';
 

@@ -19,7 +19,7 @@ import { CreateFlowDto, FlowDto, FlowPageDto, UpdateFlowDto } from './dto/flow.d
 import { FlowExecutionsService } from './flow-executions.service';
 import { FlowTriggersService } from './flow-triggers.service';
 import { FlowsService } from './flows.service';
-import { IdempotencyKey } from './idempotency-key.decorator';
+import { IdempotencyKey } from '../../core/http/idempotency-key.decorator';
 import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
 
 @ApiTags('flows')

@@ -12,6 +12,7 @@ import type { PaceService } from '../channels/pacing/pace.service';
 import type { DeliveryStatusService } from './delivery-status.service';
 import type { MessageSendRepository, MessageToSend } from './message-send.repository';
 import { MessageSenderService, SendMessageJob } from './message-sender.service';
+import { OUTSIDE_WINDOW } from './send-rules';
 
 const LOCK_MS = 30_000;
 const WAIT_MS = 600_000;
@@ -74,6 +75,7 @@ function setup(sender: Partial<MessageSender> & Pick<MessageSender, 'unknownOutc
     markFailed: jest.fn(async () => true),
     saveProgress: jest.fn(async () => undefined),
     invalidateConnection: jest.fn(async () => true),
+    markCanceled: jest.fn(async () => true),
   };
   const provider: MessageSender = {
     channel: 'WHATSAPP',
@@ -90,11 +92,11 @@ function setup(sender: Partial<MessageSender> & Pick<MessageSender, 'unknownOutc
   } as unknown as ChannelRouter;
   const statuses = { applyPending: jest.fn(async () => 0) } as unknown as DeliveryStatusService;
   const consent = { unsubscribeUrl: () => 'https://zyva.test/api/unsubscribe/t' } as unknown as ConsentService;
-  const quota = { release: jest.fn(async () => 0) } as unknown as MessageQuota;
+  const quota = { release: jest.fn(async () => 0), counted: jest.fn(async () => undefined) } as unknown as MessageQuota;
   const pace = { slot: jest.fn(async () => ({ earliest: Date.now(), latest: Date.now() })), throttle: jest.fn(async () => 1000) } as unknown as PaceService;
   const config = { WORKER_LOCK_DURATION_MS: LOCK_MS, UNCERTAIN_SEND_WAIT_MS: WAIT_MS } as AppConfig;
   const service = new MessageSenderService(repository as unknown as MessageSendRepository, registry, router, statuses, consent, quota, pace, config);
-  return { service, repository, provider, router, statuses };
+  return { service, repository, provider, router, statuses, quota };
 }
 
 const run = (service: MessageSenderService, job: ReturnType<typeof fakeJob>) => service.send(job as unknown as SendMessageJob, 'token');
@@ -211,6 +213,24 @@ describe('MessageSenderService: the send state machine', () => {
     repository.claim.mockResolvedValue([]);
     repository.load.mockResolvedValueOnce(message({ status: 'SENT' }));
     expect(await run(service, fakeJob())).toEqual({ status: 'SKIPPED', reason: 'the message is already SENT' });
+    expect(provider.send).not.toHaveBeenCalled();
+  });
+
+  it('a contact who opted out meanwhile: CANCELED, its unit given back and the cached count dropped, nothing sent', async () => {
+    const { service, repository, provider, quota } = setup({ unknownOutcome: 'await-report' });
+    repository.claim.mockResolvedValue([message({ consent: 'OPTED_OUT' })]);
+    expect(await run(service, fakeJob())).toMatchObject({ status: 'CANCELED' });
+    expect(repository.markCanceled).toHaveBeenCalledWith('m1', 'o1', expect.any(Date), expect.stringContaining('opted out'));
+    expect(quota.release).toHaveBeenCalledWith('o1', 1, expect.any(Date));
+    expect(quota.counted).toHaveBeenCalledWith('o1');
+    expect(provider.send).not.toHaveBeenCalled();
+  });
+
+  it("free-form text through a store's number whose window closed after acceptance fails with the contract's reason, as is", async () => {
+    const { service, repository, provider } = setup({ unknownOutcome: 'await-report' });
+    repository.claim.mockResolvedValue([message({ route: 'CONNECTION', whatsappWindowExpiresAt: new Date(Date.now() - 1000) })]);
+    await expect(run(service, fakeJob())).rejects.toThrow(new UnrecoverableError(OUTSIDE_WINDOW));
+    expect(repository.markFailed).toHaveBeenCalledWith('m1', 'outside the 24-hour window: send an approved template');
     expect(provider.send).not.toHaveBeenCalled();
   });
 

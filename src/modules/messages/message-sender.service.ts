@@ -174,8 +174,9 @@ export class MessageSenderService {
       if (!to) throw new UnrecoverableError(`The contact has no ${RECIPIENT_LABEL[sender.recipientField]} for ${message.channel}`);
       route = this.router.credentialsFor(sender.kind, message.route, message.connection, message.channel);
       if (CONSENT_CHANNELS.has(message.channel) && message.consent === 'OPTED_OUT') return this.cancel(message);
+      // The window closed after acceptance: the message fails with the same reason the API's 422 gives.
       if (outsideWindow(message.channel, message.route, message.template !== null, message.whatsappWindowExpiresAt)) {
-        throw new UnrecoverableError(`${OUTSIDE_WINDOW} (the window closed before this message was sent)`);
+        throw new UnrecoverableError(OUTSIDE_WINDOW);
       }
       outbound = this.outboundOf(message, to);
     } catch (error) {
@@ -226,6 +227,7 @@ export class MessageSenderService {
     const reason = `The contact opted out of ${message.channel} before it was sent`;
     if (await this.repository.markCanceled(message.id, message.organizationId, message.createdAt, reason)) {
       await this.quota.release(message.organizationId, 1, message.createdAt);
+      await this.quota.counted(message.organizationId);
     }
     return { status: 'CANCELED', reason };
   }

@@ -16,7 +16,7 @@ import { TenantScope } from '../../core/auth/tenant-scope';
 import { CreateMessageDto, MessageAcceptedDto, MessageDto, MessageListQueryDto, MessagePageDto } from './dto/message.dto';
 import { MessagesService } from './messages.service';
 import { ApiAuthenticated, ApiStandardErrors, limited } from '../../core/http/api-docs';
-import { HeaderValue } from '../../core/http/header-value';
+import { IdempotencyKey } from '../../core/http/idempotency-key.decorator';
 
 @ApiTags('messages')
 @ApiAuthenticated()
@@ -41,7 +41,7 @@ export class MessagesController {
   create(
     @Tenant() tenant: TenantScope,
     @Body() dto: CreateMessageDto,
-    @HeaderValue('idempotency-key') idempotencyKey?: string,
+    @IdempotencyKey() idempotencyKey?: string,
   ): Promise<MessageAcceptedDto> {
     return this.messages.create(
       tenant,

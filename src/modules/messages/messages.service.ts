@@ -15,7 +15,7 @@ import type { Message } from '../../generated/prisma/client';
 import { newRowId } from '../../core/prisma/raw-sql';
 import { type AcceptedMessage, MessageAcceptRepository } from './message-accept.repository';
 import { TenantScope } from '../../core/auth/tenant-scope';
-import { IDEMPOTENCY_KEY_PATTERN, MessageDto, MessageListQueryDto, TemplateRef } from './dto/message.dto';
+import { MessageDto, MessageListQueryDto, TemplateRef, templateRefOf } from './dto/message.dto';
 import { ENQUEUE_TIMEOUT_MS, enqueueWithin } from './enqueue';
 import { ChannelRegistry } from '../channels/channel-registry';
 import { ChannelRouter } from '../channels/routing/channel-router';
@@ -78,7 +78,8 @@ export class MessagesService {
       channel: m.channel,
       direction: m.direction,
       content: m.content,
-      template: (m.template as TemplateRef | null) ?? null,
+      // The stored template keeps the body the sender fills in; the API answers what was asked.
+      template: templateRefOf(m.template),
       mediaUrl: m.mediaUrl,
       status: m.status,
       externalId: m.externalId,
@@ -105,10 +106,8 @@ export class MessagesService {
    * a Redis outage loses nothing: the reconciler queues what is stored.
    */
   async create(scope: TenantScope, input: CreateMessageInput, options: CreateMessageOptions = {}): Promise<MessageAccepted> {
+    // Validated at the HTTP edge (IdempotencyKey, where an empty header is no key); a flow step makes its own.
     const key = options.idempotencyKey;
-    if (key !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(key)) {
-      throw new BadRequestException('Idempotency-Key must be 1 to 255 visible ASCII characters.');
-    }
     if (key) {
       const first = await this.replay(scope, key, input);
       if (first) return first;
@@ -161,6 +160,7 @@ export class MessagesService {
       if (first) return first;
       throw error;
     }
+    await this.quota.counted(scope.organizationId);
     await this.enqueue(message);
     return { id: message.id, status };
   }
@@ -230,7 +230,10 @@ export class MessagesService {
     });
     const current = await this.find(scope, id);
     if (count === 0 && current.status !== 'CANCELED') throw this.notCancelable(current.status);
-    if (count > 0) await this.quota.release(scope.organizationId, 1, message.createdAt);
+    if (count > 0) {
+      await this.quota.release(scope.organizationId, 1, message.createdAt);
+      await this.quota.counted(scope.organizationId);
+    }
     return MessagesService.toDto(current);
   }
 
@@ -273,7 +276,7 @@ export class MessagesService {
       return undefined;
     }
     const sameRequest = input.template
-      ? JSON.stringify(pickRef(first.template as TemplateRef | null)) === JSON.stringify(pickRef(input.template))
+      ? JSON.stringify(templateRefOf(first.template)) === JSON.stringify(templateRefOf(input.template))
       : first.template === null && first.content === input.content;
     if (first.contactId !== input.contactId || first.channel !== input.channel || !sameRequest) {
       throw new UnprocessableEntityException('This Idempotency-Key was already used for a different message.');
@@ -296,9 +299,4 @@ export class MessagesService {
       this.logger.warn(`Message ${message.id} is stored but not queued yet (${(error as Error).message}); the reconciler will queue it`);
     }
   }
-}
-
-/** The parts of a template request that identify it (what an Idempotency-Key replay compares). */
-function pickRef(ref: TemplateRef | null): TemplateRef | null {
-  return ref ? { name: ref.name, language: ref.language, variables: ref.variables } : null;
 }

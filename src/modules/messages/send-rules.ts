@@ -16,10 +16,10 @@ export class ContactOptedOutException extends UnprocessableEntityException {
   }
 }
 
-/** WhatsApp free-form text outside the customer-service window. */
+/** WhatsApp free-form text outside the customer-service window: the contract's text, as is. */
 export class OutsideWindowException extends UnprocessableEntityException {
   constructor() {
-    super(`${OUTSIDE_WINDOW} (the contact has not written to this number in the last 24 hours; free-form text would not be delivered)`);
+    super(OUTSIDE_WINDOW);
   }
 }
 

@@ -1,4 +1,6 @@
-import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { HttpException, HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { cacheKeys } from '../../core/cache/cache-keys';
+import { CacheService } from '../../core/cache/cache.service';
 import { currentPeriod } from '../../core/plans/plans';
 import { MessageQuotaService } from '../../core/quotas/message-quota.service';
 import { Prisma } from '../../generated/prisma/client';
@@ -18,13 +20,17 @@ type Db = Pick<Prisma.TransactionClient, '$executeRaw'>;
  * became of them afterwards (sent, delivered, failed). Both move together:
  * consumed when a message (or a campaign's audience) is accepted, given back
  * when it is canceled or a campaign turns out smaller. Inbound messages count
- * against nothing.
+ * against nothing. A write that moves `messagesThisMonth` calls `counted`, so
+ * the cached organization and dashboard that show it are not read stale.
  */
 @Injectable()
 export class MessageQuota {
+  private readonly logger = new Logger(MessageQuota.name);
+
   constructor(
     private readonly quota: MessageQuotaService,
     private readonly organizations: OrganizationsService,
+    private readonly cache: CacheService,
   ) {}
 
   /** `limit`: the organization's `maxMessagesPerMonth` when the caller read it already (else the cached organization's). */
@@ -49,6 +55,19 @@ export class MessageQuota {
   /** Gives back units never used (a canceled message, a smaller fan-out); `consumedAt` keeps past months out of this one. */
   release(organizationId: string, count: number, consumedAt?: Date): Promise<unknown> {
     return this.quota.release(organizationId, count, consumedAt);
+  }
+
+  /**
+   * After a committed write moved the organization's `messagesThisMonth`: drops its cached organization and
+   * dashboard (not its contact lists or plan), so the next read shows the new count. A Redis failure is logged,
+   * not thrown: the write stands, and the entries expire by themselves.
+   */
+  async counted(organizationId: string): Promise<void> {
+    try {
+      await this.cache.del(cacheKeys.org(organizationId), cacheKeys.dashboard(organizationId));
+    } catch (error) {
+      this.logger.warn(`Cached organization ${organizationId} not dropped after its message count changed: ${(error as Error).message}`);
+    }
   }
 
   /** Adds accepted messages to the organization's `messagesThisMonth`, in the caller's transaction (restarting it in a new month). */

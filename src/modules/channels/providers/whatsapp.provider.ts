@@ -65,6 +65,7 @@ export class WhatsAppProvider implements MessageSender<WhatsAppCredentials> {
         template: {
           name,
           language: { code: language },
+          // Meta's components carry only what takes parameters: a template without variables sends none (an empty body parameter list is not a documented form).
           components: parameters.length > 0 ? [{ type: 'body', parameters: parameters.map((text) => ({ type: 'text', text })) }] : [],
         },
       };

@@ -39,7 +39,10 @@ export class WhatsAppTemplatesController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Sync the templates from Meta now (every page), replacing the stored list; also done on connect and every 6 hours' })
   @ApiOkResponse(limited({ type: TemplateListDto }))
-  @ApiStandardErrors([502, 'Meta refused or failed; the stored list is kept'])
+  @ApiStandardErrors(
+    [422, "The platform's number has no WHATSAPP_TOKEN to sync with (its stored list can still be read)"],
+    [502, 'Meta refused, failed, or answered something other than a complete template list; the stored list is kept'],
+  )
   sync(@Tenant() tenant: TenantScope): Promise<TemplateListDto> {
     return this.templates.syncFor(tenant.organizationId);
   }

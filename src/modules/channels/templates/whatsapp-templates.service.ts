@@ -9,11 +9,16 @@ import { ConnectionSecrets } from '../connections/connection-secrets';
 import { graphApiError } from '../providers/graph-api-error';
 import { ChannelEvents } from '../webhooks/channel-events';
 
-/** A business account whose templates can be read, with the token that reads them. */
+/**
+ * A business account whose stored templates can be listed and checked; syncing them from Meta also needs
+ * its token (the platform's account may have an id and no WHATSAPP_TOKEN).
+ */
 export interface TemplateAccount {
   businessAccountId: string;
-  accessToken: string;
+  accessToken?: string;
 }
+
+type SyncableAccount = Required<TemplateAccount>;
 
 interface MetaTemplate {
   name?: string;
@@ -21,11 +26,6 @@ interface MetaTemplate {
   status?: string;
   category?: string;
   components?: { type?: string; text?: string }[];
-}
-
-interface MetaTemplatePage {
-  data?: MetaTemplate[];
-  paging?: { next?: string };
 }
 
 export interface TemplateView {
@@ -39,8 +39,12 @@ export interface TemplateView {
 
 /** How often templates are synced again by the schedule (they change when Meta reviews them). */
 export const TEMPLATE_SYNC_EVERY_MS = 6 * 3600 * 1000;
-/** Pages followed at most in one sync (100 templates a page): a broken `paging.next` loop ends here. */
-const MAX_PAGES = 50;
+/**
+ * Pages read at most in one sync: Meta allows a business up to 6,000 templates (60 pages of 100), so an
+ * answer still going past this is broken, and the sync fails rather than store part of the list.
+ */
+const MAX_PAGES = 250;
+const PROVIDER = 'WhatsApp Cloud API';
 
 const PLACEHOLDER = /\{\{\s*(\d+)\s*\}\}/g;
 
@@ -106,10 +110,18 @@ export class WhatsAppTemplatesService implements OnModuleInit {
     return this.view(account.businessAccountId);
   }
 
-  /** `POST /api/channels/whatsapp/templates/sync`: 502 when Meta refuses or fails (the stored list is kept). */
+  /**
+   * `POST /api/channels/whatsapp/templates/sync`: 502 when Meta refuses, fails or answers what is not a template
+   * list (the stored list is kept); 422 when the platform's account has no WHATSAPP_TOKEN to read them with.
+   */
   async syncFor(organizationId: string): Promise<{ data: TemplateView[]; syncedAt: string | null }> {
     const account = await this.accountOf(organizationId);
     if (!account) throw new NotFoundException('No WhatsApp account: connect one with PUT /api/channels/whatsapp.');
+    if (!syncable(account)) {
+      throw new UnprocessableEntityException(
+        "The platform's WhatsApp templates cannot be synced: WHATSAPP_TOKEN is not set. The stored list is kept; connect your own number with PUT /api/channels/whatsapp.",
+      );
+    }
     try {
       await this.sync(account);
     } catch (error) {
@@ -145,8 +157,11 @@ export class WhatsAppTemplatesService implements OnModuleInit {
     return this.prisma.whatsAppTemplate.findUnique({ where: { businessAccountId_name_language: { businessAccountId, name, language } } });
   }
 
-  /** Replaces the stored list of an account with Meta's, every page of it. Throws ProviderError when Meta refuses or fails. */
-  async sync(account: TemplateAccount): Promise<number> {
+  /**
+   * Replaces the stored list of an account with Meta's, every page of it, or writes nothing: a ProviderError when
+   * Meta refuses, fails, or answers a page that is not a template list, or when its pages cannot all be read.
+   */
+  async sync(account: SyncableAccount): Promise<number> {
     const attemptedAt = new Date();
     await this.prisma.whatsAppTemplateSync.upsert({
       where: { businessAccountId: account.businessAccountId },
@@ -187,14 +202,14 @@ export class WhatsAppTemplatesService implements OnModuleInit {
   /** The schedule's run: every account whose last attempt is older than TEMPLATE_SYNC_EVERY_MS. Failures are logged, never retried in a loop. */
   async syncDue(now = new Date()): Promise<{ synced: number; failed: number }> {
     const due = new Date(now.getTime() - TEMPLATE_SYNC_EVERY_MS + 60_000);
-    const accounts: TemplateAccount[] = [];
+    const accounts: SyncableAccount[] = [];
     const connections = await this.prisma.channelConnection.findMany({ where: { kind: 'whatsapp', status: 'CONNECTED' } });
     for (const connection of connections) {
       const account = this.connectionAccount(connection);
       if (account) accounts.push(account);
     }
     const platform = this.platformAccount();
-    if (platform) accounts.push(platform);
+    if (syncable(platform)) accounts.push(platform);
     const recent = new Set(
       (await this.prisma.whatsAppTemplateSync.findMany({ where: { businessAccountId: { in: accounts.map((a) => a.businessAccountId) }, attemptedAt: { gt: due } } })).map(
         (s) => s.businessAccountId,
@@ -217,28 +232,36 @@ export class WhatsAppTemplatesService implements OnModuleInit {
     return report;
   }
 
-  private async fetchAll(account: TemplateAccount): Promise<MetaTemplate[]> {
+  /** Every page, or a ProviderError: a partial list would replace the stored one with fewer templates than Meta has. */
+  private async fetchAll(account: SyncableAccount): Promise<MetaTemplate[]> {
     const base = this.config.WHATSAPP_API_URL.replace(/\/$/, '');
     let url: string | undefined = `${base}/${encodeURIComponent(account.businessAccountId)}/message_templates?limit=100`;
     const templates: MetaTemplate[] = [];
-    for (let page = 0; url && page < MAX_PAGES; page++) {
-      const res = await this.http.request({ provider: 'WhatsApp Cloud API', method: 'GET', url, headers: { Authorization: `Bearer ${account.accessToken}` } });
-      if (res.status < 200 || res.status >= 300) throw graphApiError('WhatsApp Cloud API', res);
-      const body = res.json as MetaTemplatePage | undefined;
-      templates.push(...(body?.data ?? []));
-      url = this.sameApi(body?.paging?.next, base);
+    const seen = new Set<string>();
+    while (url) {
+      if (seen.has(url)) throw new ProviderError(PROVIDER, 'template list answered a paging.next it had already answered (a loop)', false);
+      if (seen.size === MAX_PAGES) throw new ProviderError(PROVIDER, `template list still going after ${MAX_PAGES} pages`, false);
+      seen.add(url);
+      const res = await this.http.request({ provider: PROVIDER, method: 'GET', url, headers: { Authorization: `Bearer ${account.accessToken}` } });
+      if (res.status < 200 || res.status >= 300) throw graphApiError(PROVIDER, res);
+      const body = templatePage(res.json, res.status);
+      templates.push(...body.data);
+      url = this.nextPage(body.next, base);
     }
     return templates;
   }
 
-  /** Follows `paging.next` only on the API's own origin: the token is never sent anywhere else. */
-  private sameApi(next: string | undefined, base: string): string | undefined {
-    if (!next) return undefined;
+  /** `paging.next`, followed only on the API's own origin: the token is never sent anywhere else. */
+  private nextPage(next: string | undefined, base: string): string | undefined {
+    if (next === undefined) return undefined;
+    let origin: string | undefined;
     try {
-      return new URL(next).origin === new URL(base).origin ? next : undefined;
+      origin = new URL(next).origin;
     } catch {
-      return undefined; // not a URL: no further page
+      throw new ProviderError(PROVIDER, 'template list answered a paging.next that is not a URL', false);
     }
+    if (origin !== new URL(base).origin) throw new ProviderError(PROVIDER, `template list answered a paging.next on another origin (${origin})`, false);
+    return next;
   }
 
   private async view(businessAccountId: string): Promise<{ data: TemplateView[]; syncedAt: string | null }> {
@@ -252,15 +275,49 @@ export class WhatsAppTemplatesService implements OnModuleInit {
     };
   }
 
-  private connectionAccount(connection: { organizationId: string; kind: string; config: unknown; secrets: string }): TemplateAccount | undefined {
+  private connectionAccount(connection: { organizationId: string; kind: string; config: unknown; secrets: string }): SyncableAccount | undefined {
     const businessAccountId = (connection.config as { businessAccountId?: string }).businessAccountId;
     if (!businessAccountId) return undefined;
     const { accessToken } = this.secrets.open(connection.organizationId, connection.kind, connection.secrets) as { accessToken: string };
     return { businessAccountId, accessToken };
   }
 
+  /** Listing and checking the stored templates need only WHATSAPP_BUSINESS_ACCOUNT_ID; syncing them needs WHATSAPP_TOKEN too. */
   private platformAccount(): TemplateAccount | undefined {
     const { WHATSAPP_BUSINESS_ACCOUNT_ID, WHATSAPP_TOKEN } = this.config;
-    return WHATSAPP_BUSINESS_ACCOUNT_ID && WHATSAPP_TOKEN ? { businessAccountId: WHATSAPP_BUSINESS_ACCOUNT_ID, accessToken: WHATSAPP_TOKEN } : undefined;
+    return WHATSAPP_BUSINESS_ACCOUNT_ID ? { businessAccountId: WHATSAPP_BUSINESS_ACCOUNT_ID, accessToken: WHATSAPP_TOKEN || undefined } : undefined;
   }
+}
+
+/**
+ * One page of `GET /{waba}/message_templates` as Zyva reads it, or a ProviderError for an answer of another
+ * shape (not a JSON object, `data` not a list, a template or one of its components not an object, a field
+ * read that is not a string), which would otherwise store no templates or fail as a 500.
+ */
+function templatePage(json: unknown, status: number): { data: MetaTemplate[]; next?: string } {
+  const malformed = (what: string) => new ProviderError(PROVIDER, `template list answered ${what} (HTTP ${status})`, false, status);
+  if (!isObject(json)) throw malformed('a body that is not a JSON object');
+  if (!Array.isArray(json.data)) throw malformed('no data list');
+  for (const [i, t] of json.data.entries()) {
+    if (!isObject(t) || !stringsOrAbsent(t, ['name', 'language', 'status', 'category'])) throw malformed(`data[${i}], which is not a template`);
+    const components = t.components;
+    if (components !== undefined && !(Array.isArray(components) && components.every((c) => isObject(c) && stringsOrAbsent(c, ['type', 'text'])))) {
+      throw malformed(`data[${i}].components, which is not a list of components`);
+    }
+  }
+  const next = isObject(json.paging) ? (json.paging.next ?? undefined) : undefined;
+  if (next !== undefined && typeof next !== 'string') throw malformed('a paging.next that is not a string');
+  return { data: json.data as MetaTemplate[], next: next || undefined };
+}
+
+function syncable(account: TemplateAccount | undefined): account is SyncableAccount {
+  return Boolean(account?.accessToken);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringsOrAbsent(value: Record<string, unknown>, fields: string[]): boolean {
+  return fields.every((f) => value[f] === undefined || typeof value[f] === 'string');
 }

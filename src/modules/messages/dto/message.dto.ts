@@ -42,6 +42,13 @@ export interface TemplateRef {
   variables: string[];
 }
 
+/** What a template message or campaign was asked to send, without the body stored beside it (what the API answers). */
+export function templateRefOf(stored: unknown): TemplateRef | null {
+  if (!stored) return null;
+  const { name, language, variables } = stored as TemplateRef;
+  return { name, language, variables };
+}
+
 /** What a body with `template` may not have, in the same 400 as its other problems. */
 export function templateProblems(dto: { channel?: unknown; content?: unknown; template?: unknown }): string[] {
   if (dto.template === undefined) return [];
@@ -159,4 +166,3 @@ export class MessagePageDto extends PaginatedMetaDto {
   @ApiProperty({ type: [MessageDto] }) data: MessageDto[];
 }
 
-export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
