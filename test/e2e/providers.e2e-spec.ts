@@ -44,6 +44,8 @@ describe('outbound providers: Resend, Twilio, Instagram DM, timeouts, sandbox (e
       GRAPH_API_URL: graph.url,
       INSTAGRAM_ACCOUNT_ID: IG.instagramAccountId,
       INSTAGRAM_TOKEN: IG.instagramToken,
+      // Low enough that an image and its text sent as one slot would show as 3 or 4 requests in a second.
+      INSTAGRAM_MAX_PER_SECOND: '2',
       WHATSAPP_API_URL: wa.url,
       WHATSAPP_PHONE_ID: WA.phoneNumberId,
       WHATSAPP_TOKEN: WA.accessToken,
@@ -159,6 +161,23 @@ describe('outbound providers: Resend, Twilio, Instagram DM, timeouts, sandbox (e
     expect(calls[1].headers.authorization).toBe(`Bearer ${IG.instagramToken}`);
     expect(m.externalId).toBe((calls[1].response!.body as { message_id: string }).message_id);
   });
+
+  it('paces each request of an Instagram DM with media: at most maxPerSecond (2) in any second, image before text', async () => {
+    const contacts = await Promise.all(Array.from({ length: 4 }, () => contact()));
+    const ids = await Promise.all(contacts.map((c) => send({ contactId: c.id, channel: 'INSTAGRAM_DM', content: 'Chegou', mediaUrl: 'https://cdn.loja.dev/b.png' })));
+    for (const id of ids) expect(await settled(id)).toMatchObject({ status: 'SENT', attempts: 1 });
+    const calls = graph.requestsTo('ig-messages');
+    expect(calls).toHaveLength(8);
+    for (const c of contacts) {
+      const own = calls.filter((r) => (r.body.recipient as { id: string }).id === c.instagramId).map((r) => Object.keys(r.body.message as object)[0]);
+      expect(own).toEqual(['attachment', 'text']);
+    }
+    const times = calls.map((r) => r.receivedAt).sort((x, y) => x - y);
+    let busiest = 0;
+    for (const start of times) busiest = Math.max(busiest, times.filter((at) => at >= start && at < start + 1000).length);
+    expect(busiest).toBeLessThanOrEqual(2);
+    expect(times[times.length - 1] - times[0]).toBeGreaterThanOrEqual(3000);
+  }, 40000);
 
   it('fails an Instagram DM at once on an invalid token (190) and waits out a rate limit (613)', async () => {
     const c = await contact();

@@ -97,6 +97,12 @@ export interface SendContext<C extends Credentials = Credentials> {
   credentials: C;
   /** Records a part the provider accepted before the whole send is done, so a retry does not send it again. */
   saveProgress(part: string, externalId: string): Promise<void>;
+  /**
+   * A send that makes more than one provider request calls this before each request after the first: it
+   * waits for a slot of the account's pace of its own, so `maxPerSecond` counts requests, not messages. When
+   * the slot is far, the send stops here (its progress saved) and the message goes on at that slot.
+   */
+  nextRequest(): Promise<void>;
 }
 
 export interface SendResult {

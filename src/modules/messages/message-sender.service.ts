@@ -188,11 +188,13 @@ export class MessageSenderService {
 
     const pace = this.router.paceOf(sender!.kind, message.route, message.connection);
     if (pace) await this.waitForSlot(job, token, message, pace);
-    const context = this.contextOf(message, route.credentials);
+    const context = this.contextOf(message, route.credentials, pace && (() => this.takeSlot(job, token, message, pace)));
     let externalId: string;
     try {
       externalId = (await sender!.send(outbound, context)).externalId;
     } catch (error) {
+      // A later request's slot is far: the parts sent so far are saved, and the message goes on at that slot.
+      if (error instanceof DelayedError) throw error;
       return this.afterFailedCall(job, token, message, sender!, route.connectionId, error, pace);
     }
     return this.recordSent(job, token, message.id, message.channel, externalId, false, sentContent);
@@ -384,8 +386,16 @@ export class MessageSenderService {
     const kept = job.data.paceSlot;
     // A kept slot a throttling answer has paused the account over since is taken again, after the pause.
     if (kept && Date.now() >= kept.latest - IN_PROCESS_WAIT_MS && (await this.pace.outsidePause(pace, kept)) && (await this.reached(kept))) return;
-    // A slot reached more than LATENESS_MS late (a busy event loop, a slow answer from Redis) is given up for
-    // the next free one: sending late would squeeze two slots into less than their spacing.
+    await this.takeSlot(job, token, message, pace);
+  }
+
+  /**
+   * Takes the account's next slot and waits for it in the worker, or, when it is far, gives the claim back
+   * (no attempt used) and puts the job back until it. A slot reached more than LATENESS_MS late (a busy event
+   * loop, a slow answer from Redis) is given up for the next free one: sending late would squeeze two slots
+   * into less than their spacing.
+   */
+  private async takeSlot(job: SendJobHandle, token: string | undefined, message: MessageToSend, pace: PaceAccount): Promise<void> {
     for (let missed = 0; ; missed++) {
       const slot = await this.pace.slot(pace);
       const wait = slot.latest - Date.now();
@@ -418,8 +428,13 @@ export class MessageSenderService {
     throw new UnrecoverableError(reason);
   }
 
-  private contextOf(message: MessageToSend, credentials: SendContext['credentials']): SendContext {
-    return { credentials, saveProgress: (part, externalId) => this.repository.saveProgress(message.id, part, externalId) };
+  /** `nextSlot`: a slot of the account's pace for each request after the first (none when unpaced). */
+  private contextOf(message: MessageToSend, credentials: SendContext['credentials'], nextSlot?: () => Promise<void>): SendContext {
+    return {
+      credentials,
+      saveProgress: (part, externalId) => this.repository.saveProgress(message.id, part, externalId),
+      nextRequest: nextSlot ?? (async () => undefined),
+    };
   }
 
   private throttlePause(job: SendJobHandle, error: ProviderError): number {

@@ -17,7 +17,7 @@ interface InstagramSendResponse {
  * addressed to the contact's `instagramId` (the Instagram-scoped id). With
  * media, the image goes first as an attachment, then the text: the image's
  * acceptance is saved as progress, so a retry after the text failed sends
- * only the text. The API has no idempotency key and no way to ask whether a
+ * only the text. Each of the two requests takes a pace slot. The API has no idempotency key and no way to ask whether a
  * message went out, so an unknown outcome fails rather than risk a duplicate.
  */
 @Injectable()
@@ -38,6 +38,7 @@ export class InstagramDmProvider implements MessageSender<InstagramCredentials> 
     if (message.mediaUrl && !message.progress.image) {
       const imageId = await this.post(context.credentials, message.to, { attachment: { type: 'image', payload: { url: message.mediaUrl } } });
       await context.saveProgress('image', imageId);
+      await context.nextRequest();
     }
     return { externalId: await this.post(context.credentials, message.to, { text: message.text }) };
   }
