@@ -31,6 +31,14 @@ export interface RecordedRequest {
   response?: StandInResponse;
 }
 
+/** The most requests that arrived within any one second (a window opening at each request): what a provider's per-second limit sees. */
+export function busiestSecond(requests: RecordedRequest[]): number {
+  const times = requests.map((r) => r.receivedAt).sort((x, y) => x - y);
+  let busiest = 0;
+  for (const [i, start] of times.entries()) busiest = Math.max(busiest, times.slice(i).filter((at) => at < start + 1000).length);
+  return busiest;
+}
+
 export interface StandInResponse {
   status: number;
   body?: unknown;
