@@ -184,6 +184,35 @@ describe('Contacts CSV import (e2e)', () => {
     expect(await t.prisma.contact.count({ where: { organizationId: user.organizationId } })).toBe(0);
   });
 
+  it('answers 400 to a multipart body it cannot read or cut short, writing nothing, and imports an oversized file up to its limit', async () => {
+    const user = await store();
+    const raw = (contentType: string, body: string) =>
+      t.http.post('/api/contacts/import').set(bearer(user.token)).set('Content-Type', contentType).send(body);
+    for (const [contentType, body] of [
+      ['multipart/form-data', 'x'],
+      ['multipart/form-data; boundary=zyva', '--zyva\r\nbad'],
+    ]) {
+      const res = await raw(contentType, body);
+      expect({ body, status: res.status, error: res.body.error }).toEqual({ body, status: 400, error: 'Bad Request' });
+      expect(JSON.stringify(res.body.message)).toContain('The multipart body cannot be read');
+    }
+    expect(await contactCount(user.organizationId)).toBe(0);
+
+    // The file's part starts, then the body ends without its closing boundary: the parser gets none of it.
+    const part = '--zyva\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\nContent-Type: text/csv\r\n\r\n';
+    const cut = await raw('multipart/form-data; boundary=zyva', `${part}name,email\nAna,ana@example.com\nBia,bia@exa`);
+    expect(cut.status).toBe(400);
+    expect(cut.body.message).toContain('The upload ended before the file did');
+    expect(await contactCount(user.organizationId)).toBe(0);
+
+    // Past 20 MB the upload is cut at the limit: what came before is imported, and the answer says so.
+    const big = await upload(user, `name,email\nCaio,caio@example.com\n${'Zé,'.padEnd(21 * 1024 * 1024, 'z')}\n`);
+    expect(big.status).toBe(200);
+    expect(big.body.created).toBe(1);
+    expect(big.body.errors).toContainEqual({ line: 0, reason: 'the file is larger than 20 MB; the rest of the file was not read' });
+    expect(await contactCount(user.organizationId)).toBe(1);
+  });
+
   it('reports a malformed line and keeps what it could read', async () => {
     const user = await store();
     const res = await upload(user, 'name,email\nAna,ana@example.com\nBi"a,bia@example.com\n"Caio,caio@example.com\nDani,dani@example.com\n');

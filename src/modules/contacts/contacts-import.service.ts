@@ -1,6 +1,6 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { CsvError, parse } from 'csv-parse';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { CacheService } from '../../core/cache/cache.service';
 import { isDataError, isUniqueViolation } from '../../core/prisma/prisma-errors';
 import { PrismaService } from '../../core/prisma/prisma.service';
@@ -40,6 +40,8 @@ interface BatchOutcome {
   /** Rows that target a contact another row of the batch already updates: written in a next batch, in file order. */
   deferred: Row[];
 }
+
+const TOO_LARGE = 'the file is larger than 20 MB; the rest of the file was not read';
 
 /**
  * CSV import, streamed: rows are parsed and validated one by one and written
@@ -124,7 +126,9 @@ export class ContactsImportService {
       }
     };
 
-    const parser = file.pipe(parse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: true, skip_records_with_error: true }));
+    // pipeline, not pipe: an upload that fails (a multipart body cut short) ends the parser with its error,
+    // even when it failed before this ran; with pipe the parser would wait for the rest forever.
+    const parser = pipeline(file, parse({ bom: true, info: true, skip_empty_lines: true, relax_column_count: true, skip_records_with_error: true }), () => undefined);
     // A record the parser cannot read (a quote never closed…) is reported and skipped; the rest goes on.
     parser.on('skip', (error: CsvError & { lines?: number }) => reject(error.lines ?? 0, `malformed CSV: ${error.message}`));
     let header: string[] | undefined;
@@ -154,16 +158,19 @@ export class ContactsImportService {
       } catch (error) {
         file.resume();
         if (error instanceof BadRequestException) throw error;
-        const stopped = this.stopReason(error);
+        const stopped = this.stopReason(error, file.destroyed);
         if (!stopped) throw error;
         reject(stopped.line, stopped.reason);
       }
+      // Past 20 MB the upload is cut there (multipart's limit): what was read is imported, and that is said.
+      if ((file as Readable & { truncated?: boolean }).truncated) reject(0, TOO_LARGE);
       await flush();
     } finally {
       // Each batch went through `cache.writing` (no stale cache); the tag events of what was written, even when
       // something stopped the import, wake the drain.
       await this.contacts.afterWrite(events);
     }
+    if (!header && file.errored) throw new BadRequestException(`The upload ended before the file did (${file.errored.message}): nothing was imported.`);
     if (!header) throw new BadRequestException('The file is empty: expected a header line with at least a "name" column.');
     result.omittedErrors = errors.omitted;
     result.errors.sort((x, y) => x.line - y.line);
@@ -182,14 +189,13 @@ export class ContactsImportService {
   }
 
   /** A malformed file or an oversized upload ends the import where it happened; what was read before stays imported. */
-  private stopReason(error: unknown): ImportErrorDto | undefined {
+  private stopReason(error: unknown, fromUpload: boolean): ImportErrorDto | undefined {
     if (error instanceof CsvError) {
       const line = (error as CsvError & { lines?: number }).lines ?? 0;
       return { line, reason: `malformed CSV (${error.message}); the rest of the file was not read` };
     }
-    if ((error as { code?: string })?.code === 'FST_REQ_FILE_TOO_LARGE') {
-      return { line: 0, reason: 'the file is larger than 20 MB; the rest of the file was not read' };
-    }
+    if ((error as { code?: string })?.code === 'FST_REQ_FILE_TOO_LARGE') return { line: 0, reason: TOO_LARGE };
+    if (fromUpload) return { line: 0, reason: `the upload ended before the file did (${(error as Error).message}); the rest of the file was not read` };
     return undefined;
   }
 

@@ -79,7 +79,11 @@ export class ContactsController {
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'No file, empty file, or a bad header' })
   async import(@Tenant() tenant: TenantScope, @Req() request: FastifyRequest) {
     if (!request.isMultipart()) throw new BadRequestException('Send the CSV as multipart/form-data in a field named "file".');
-    const upload = await request.file();
+    const upload = await request.file().catch((error: unknown) => {
+      // The multipart parser's own errors (no boundary, a body cut short) carry no status; its limits do.
+      if ((error as { statusCode?: number }).statusCode) throw error;
+      throw new BadRequestException(`The multipart body cannot be read: ${(error as Error).message}.`);
+    });
     if (!upload) throw new BadRequestException('Send the CSV as multipart/form-data in a field named "file".');
     return this.importer.import(tenant, upload.file);
   }
