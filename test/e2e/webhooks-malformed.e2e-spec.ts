@@ -117,6 +117,22 @@ describe('signed webhooks with malformed bodies (e2e)', () => {
     expect(sent.map((m) => rows.find((r) => r.externalId === m.id)?.content)).toEqual(['Olha essa', 'image', 'video', 'audio', 'text']);
   });
 
+  it('Twilio: a signed JSON body whose values are not text is read as without them (200, nothing stored)', async () => {
+    const before = await stored();
+    const path = new URL(smsWebhook).pathname;
+    for (const params of <Record<string, unknown>[]>[
+      { MessageSid: 1, From: '+5511999990131', Body: 'oi' },
+      { MessageSid: `SM${randomBytes(16).toString('hex')}`, From: '+5511999990132', Body: { text: 'oi' } },
+      { MessageSid: 7, MessageStatus: 'delivered' },
+      { MessageSid: [true], From: ['+5511999990133'], Body: [5] },
+    ]) {
+      const signed = twilioSignature(authToken, smsWebhook, params as Record<string, string>);
+      const res = await t.http.post(path).set('Content-Type', 'application/json').set('X-Twilio-Signature', signed).send(JSON.stringify(params));
+      expect({ params, status: res.status, text: res.text }).toEqual({ params, status: 200, text: '<Response/>' });
+    }
+    expect(await stored()).toEqual(before);
+  });
+
   it('Twilio: stores a picture message without text as its media type', async () => {
     const sid = () => `MM${randomBytes(16).toString('hex')}`;
     const sent = <Record<string, string>[]>[

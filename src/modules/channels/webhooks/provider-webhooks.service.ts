@@ -174,7 +174,8 @@ export class ProviderWebhooksService {
     if (typeof token !== 'string' || !isValidTwilioSignature(token, url, form, signature)) {
       throw new UnauthorizedException('Invalid X-Twilio-Signature.');
     }
-    const one = (name: string) => (Array.isArray(form[name]) ? form[name][0] : form[name]) as string | undefined;
+    // Twilio posts a form, whose values are text; the route also parses JSON, where a value of another type is taken as absent.
+    const one = (name: string) => text(Array.isArray(form[name]) ? form[name][0] : form[name]);
     const sid = one('MessageSid') ?? one('SmsSid');
     const reported = one('MessageStatus') ?? one('SmsStatus');
     if (sid && one('From') && (reported === 'received' || (reported === undefined && one('Body') !== undefined))) {
