@@ -109,6 +109,13 @@ describe('Bull Board at /admin/queues (e2e)', () => {
     expect((await send('head', '/admin/queues', cookie(admin.token))).status).toBe(200);
   });
 
+  it("answers the API's input guard as a 400 on the board's routes too (a NUL in its path or query)", async () => {
+    for (const path of ['/admin/queues/api/queues/messages/%00', '/admin/queues/api/queues?activeQueue=%00']) {
+      const res = await send('get', path, cookie(admin.token));
+      expect({ path, status: res.status }).toEqual({ path, status: 400 });
+    }
+  });
+
   it('refuses cross-origin writes made with the ADMIN cookie, and allows the board page to pause and resume', async () => {
     const messages = t.queue(QueueName.Messages);
     const foreign = await send('put', '/admin/queues/api/queues/messages/pause', {

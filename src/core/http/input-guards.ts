@@ -22,6 +22,14 @@ declare module 'fastify' {
 export const ChecksOwnPathParams = () => AddRouteConfig({ zyvaChecksOwnPathParams: true });
 
 /**
+ * The 400 of a parser or hook. Fastify-level handlers outside Nest (Bull Board's API) read the error's own
+ * `statusCode`, which Nest's exceptions do not carry, and would answer 500.
+ */
+function badInput(problems: string[]): BadRequestException {
+  return Object.assign(new BadRequestException(problems), { statusCode: 400 });
+}
+
+/**
  * The body parsers of the API, with the guards of body-guards.ts: JSON is
  * measured (depth, array items) before it is parsed and checked for NUL
  * characters after, so no DTO transformation or query ever sees such a body.
@@ -57,26 +65,26 @@ export function installInputGuards(app: NestFastifyApplication): void {
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
 
   app.useBodyParser('application/json', { bodyLimit }, (request, body, done) => {
-    if (!isUtf8(body)) return done(new BadRequestException([NOT_UTF8]), undefined);
+    if (!isUtf8(body)) return done(badInput([NOT_UTF8]), undefined);
     const text = body.toString('utf8');
     // No body at all: many clients send Content-Type: application/json on every request, DELETEs included.
     // Routes that need a body then answer their own 400 listing its fields.
     if (text.trim() === '') return done(null, undefined);
     const shape = jsonShapeProblem(text);
-    if (shape) return done(new BadRequestException([shape]), undefined);
+    if (shape) return done(badInput([shape]), undefined);
     parseJson(request as FastifyRequest, text, (error: Error | null, parsed?: unknown) => {
       if (error) return done(error, undefined);
       const problems = textProblems(parsed);
-      if (problems.length > 0) return done(new BadRequestException(problems), undefined);
+      if (problems.length > 0) return done(badInput(problems), undefined);
       done(null, parsed);
     });
   });
 
   app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit }, (_request, body, done) => {
-    if (!isUtf8(body)) return done(new BadRequestException([NOT_UTF8]), undefined);
+    if (!isUtf8(body)) return done(badInput([NOT_UTF8]), undefined);
     const parsed = { ...parseForm(body.toString('utf8')) };
     const problems = textProblems(parsed);
-    if (problems.length > 0) return done(new BadRequestException(problems), undefined);
+    if (problems.length > 0) return done(badInput(problems), undefined);
     done(null, markNotJson(parsed));
   });
 
@@ -87,6 +95,6 @@ export function installInputGuards(app: NestFastifyApplication): void {
   fastify.addHook('preValidation', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     const path = request.routeOptions.config.zyvaChecksOwnPathParams === true ? [] : textProblems(request.params ?? {}, '', 'the path');
     const problems = [...path, ...textProblems(request.query ?? {}, '', 'the query string')];
-    done(problems.length > 0 ? new BadRequestException(problems) : undefined);
+    done(problems.length > 0 ? badInput(problems) : undefined);
   });
 }
