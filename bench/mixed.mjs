@@ -14,7 +14,7 @@
 // under 300 MB RSS after 10 minutes (--duration 600).
 // Needs wrk (apt-get install -y wrk). Uses its own database (zyva_bench) and
 // BullMQ prefix, both cleaned up afterwards.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +104,8 @@ async function main() {
   delete env.WORKER_CONCURRENCY;
   // BENCH_API_NODE_ARGS: node flags for the API process (e.g. --cpu-prof --cpu-prof-dir=… to profile it).
   const apiArgs = process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // Node writes the snapshot into an existing folder only (else the API dies of ENOENT at the signal).
+  if (args['heap-snapshot']) mkdirSync(args['heap-snapshot'], { recursive: true });
   if (args['heap-snapshot']) apiArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${args['heap-snapshot']}`);
   const api = zyva.start({ ...env, APP_ROLE: 'api' }, apiArgs, main);
   // BENCH_WORKER_NODE_ARGS: the same for the worker process.
