@@ -31,7 +31,8 @@
  * - BENCH_SKIP_BUILD=1 reuses the last build; BENCH_LOG_LEVEL overrides the app's level;
  *   BENCH_NODE_ARGS / BENCH_APP_MAIN start the app with other node flags or through a wrapper
  *   (profiling). The 2-core machine is shared by wrk, Redis and the app: run it on a quiet machine.
- * Everything it creates (organization, users, sessions, counters, cache keys, a cluster it started)
+ * Everything it creates (organization, users, sessions, counters, cache keys, the
+ * app's queue keys under a prefix of its own, a cluster it started)
  * is removed at the end.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -64,6 +65,21 @@ if (!hasCommand('wrk')) {
 
 const children = [];
 const id = () => `bench${randomBytes(8).toString('hex')}`;
+/** The apps' BullMQ prefix: their queues write their meta keys at startup, under this run's own prefix. */
+const QUEUE_PREFIX = `zyvabench-${randomBytes(4).toString('hex')}`;
+
+/** Ends the processes and waits for them, so none writes a key after the clean-up. */
+async function stopChildren() {
+  await Promise.all(
+    children.map((child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      return exited.finally(() => clearTimeout(kill));
+    }),
+  );
+}
 
 /** The app and the bare route alike run with the memory settings of the Dockerfile. */
 function startProcess(label, args, env) {
@@ -133,6 +149,7 @@ function startApp(label, port, redisEnv) {
     NODE_ENV: 'production',
     UNSUBSCRIBE_SECRET: 'benchmark-unsubscribe-secret-not-for-real-use',
     APP_URL: 'https://bench.zyva.test',
+    QUEUE_PREFIX,
     CHANNEL_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     DATABASE_URL,
@@ -167,8 +184,8 @@ async function removeKeys(redis, orgId, userIds, tokens) {
     `zyva:plan:{${orgId}}`,
   ];
   const nodes = redis.isCluster ? redis.nodes('master') : [redis];
-  // The contact lists and their versions (zyva:cache:version:<entry>).
-  for (const pattern of [`zyva:cache:contacts:{${orgId}}:*`, `zyva:cache:version:contacts:{${orgId}}:*`]) {
+  // The contact lists and their versions (zyva:cache:version:<entry>), and the apps' queues.
+  for (const pattern of [`zyva:cache:contacts:{${orgId}}:*`, `zyva:cache:version:contacts:{${orgId}}:*`, `${QUEUE_PREFIX}:*`]) {
     for (const node of nodes) {
       let cursor = '0';
       do {
@@ -262,7 +279,7 @@ async function main() {
     }
     console.log(`requests counted by the one-node plan throttler in the last minute: ${counted}`);
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    await stopChildren();
     await db.query('DELETE FROM users WHERE "organizationId" = $1', [orgId]);
     await db.query('DELETE FROM organizations WHERE id = $1', [orgId]);
     await removeKeys(redis, orgId, userIds, tokens);
