@@ -42,7 +42,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { hasCommand, root } from '../scripts/lib.mjs';
-import { PRODUCTION_MEMORY } from './zyva-processes.mjs';
+import { PRODUCTION_MEMORY, stopProcess } from './zyva-processes.mjs';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/zyva_test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -67,19 +67,6 @@ const children = [];
 const id = () => `bench${randomBytes(8).toString('hex')}`;
 /** The apps' BullMQ prefix: their queues write their meta keys at startup, under this run's own prefix. */
 const QUEUE_PREFIX = `zyvabench-${randomBytes(4).toString('hex')}`;
-
-/** Ends the processes and waits for them, so none writes a key after the clean-up. */
-async function stopChildren() {
-  await Promise.all(
-    children.map((child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return undefined;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      return exited.finally(() => clearTimeout(kill));
-    }),
-  );
-}
 
 /** The app and the bare route alike run with the memory settings of the Dockerfile. */
 function startProcess(label, args, env) {
@@ -279,7 +266,8 @@ async function main() {
     }
     console.log(`requests counted by the one-node plan throttler in the last minute: ${counted}`);
   } finally {
-    await stopChildren();
+    // Waited for, so no app writes a key after the clean-up.
+    await Promise.all(children.map(stopProcess));
     await db.query('DELETE FROM users WHERE "organizationId" = $1', [orgId]);
     await db.query('DELETE FROM organizations WHERE id = $1', [orgId]);
     await removeKeys(redis, orgId, userIds, tokens);

@@ -18,6 +18,8 @@ const { default: Redis } = require('ioredis');
 const { startWhatsAppStandIn } = require('../test/utils/provider-stand-ins.ts');
 const { fromSource, stopProcess } = require('../test/utils/processes.ts');
 
+export { stopProcess };
+
 export const QUEUE_NAMES = ['messages', 'flows', 'birthdays', 'social-posts', 'emails'];
 
 /** The bench's own database (zyva_bench) and Redis, overridable with DATABASE_URL / REDIS_URL. */
