@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
-import { bearer, Fixtures, randomIp, RegisteredUser, waitFor } from '../utils/factories';
+import { bearer, Fixtures, randomIp, RegisteredUser, uniquePhone, waitFor } from '../utils/factories';
 import { StandIn, startWhatsAppStandIn, whatsAppErrors } from '../utils/provider-stand-ins';
 import { spawnZyva } from '../utils/processes';
 import { createTestApp, TestApp, unlinkKeys } from '../utils/test-app';
@@ -51,7 +51,7 @@ describe('campaign batch jobs (e2e)', () => {
   async function tagged(n: number): Promise<string> {
     const tag = `b-${randomBytes(3).toString('hex')}`;
     const created = await t.prisma.contact.createManyAndReturn({
-      data: Array.from({ length: n }, (_, i) => ({ organizationId: user.organizationId, name: `Batch ${i}`, phone: `+5511${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}` })),
+      data: Array.from({ length: n }, (_, i) => ({ organizationId: user.organizationId, name: `Batch ${i}`, phone: uniquePhone() })),
       select: { id: true },
     });
     const row = await t.prisma.tag.create({ data: { organizationId: user.organizationId, name: tag } });

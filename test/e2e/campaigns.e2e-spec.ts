@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { JobName, QueueName } from '../../src/core/queues/queue.catalogue';
-import { bearer, Fixtures, randomIp, RegisteredUser, waitFor } from '../utils/factories';
+import { bearer, Fixtures, randomIp, RegisteredUser, uniquePhone, waitFor } from '../utils/factories';
 import { StandIn, startWhatsAppStandIn } from '../utils/provider-stand-ins';
 import { createTestApp, TestApp, unlinkKeys } from '../utils/test-app';
 
@@ -36,7 +36,7 @@ describe('campaigns: fan-out in batches, counts, quota (e2e)', () => {
     const rows = Array.from({ length: n }, (_, i) => ({
       organizationId: orgId,
       name: `Cliente ${label} ${i}`,
-      phone: opts.phone === false ? null : `+5511${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`,
+      phone: opts.phone === false ? null : uniquePhone(),
       email: opts.phone === false ? `c-${label}-${i}@x.dev` : null,
     }));
     const created = await t.prisma.contact.createManyAndReturn({ data: rows, select: { id: true, phone: true, name: true } });

@@ -101,6 +101,18 @@ export function randomIp(): string {
   return `10.${b[0]}.${b[1]}.${b[2]}`;
 }
 
+let nextPhone = Math.floor(Math.random() * 1e9);
+/**
+ * A Brazilian mobile number no other call of this test file returns: a counter
+ * from a random start (random numbers per contact collide: 2,500 of them in
+ * 10^9 meet once in 300 runs, and the unique (organizationId, phone) rejects
+ * the whole batch).
+ */
+export function uniquePhone(): string {
+  nextPhone = (nextPhone + 1) % 1e9;
+  return `+5511${String(nextPhone).padStart(9, '0')}`;
+}
+
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 /** Statuses a message no longer leaves by itself (the send attempt is over). */
