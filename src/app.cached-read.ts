@@ -31,7 +31,9 @@ interface CachedRoute {
  * what that chain does, with the same code: it calls the global guards
  * (AuthGuard, then RateLimitGuard) and the route's TenantCacheInterceptor
  * (`hit`) with an execution context of the route's own controller and handler,
- * so metadata, headers and errors are theirs. Whatever is not a clean hit goes
+ * so metadata, headers and errors are theirs; on one Redis node both
+ * guards take one round trip, with the session read in the limiter's script
+ * (see oneRoundTrip). Whatever is not a clean hit goes
  * on to Nest as usual: the guards' outcome is kept on the request
  * (`guardsSettled`), so they answer it (or rethrow its error, through the
  * exception filter) instead of running twice, and the interceptor renders the
@@ -86,7 +88,7 @@ export class CachedReadPath implements OnModuleInit {
   private async answer(route: CachedRoute, request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     const context = new ExecutionContextHost([request, reply, undefined], route.controller, route.handler);
     try {
-      const passed = (await this.auth.canActivate(context)) && (await this.limiter.canActivate(context));
+      const passed = (await this.oneRoundTrip(context)) ?? ((await this.auth.canActivate(context)) && (await this.limiter.canActivate(context)));
       request.guardsSettled = { passed };
       if (!passed) return false;
     } catch (error) {
@@ -102,6 +104,19 @@ export class CachedReadPath implements OnModuleInit {
     if (body === undefined) return false;
     reply.send(body);
     return true;
+  }
+
+  /**
+   * Both guards in one Redis round trip, where the layout allows (one node):
+   * the caller this process remembers behind the token is checked by the
+   * AuthGuard as it would be, and the session's read comes with the plan hit
+   * and the cache entry (RateLimitGuard.limitWithSession), confirmed by the
+   * AuthGuard before anything is answered. Undefined: the guards run as usual.
+   */
+  private async oneRoundTrip(context: ExecutionContextHost): Promise<boolean | undefined> {
+    const caller = this.auth.remembered(context);
+    if (!caller) return undefined;
+    return this.limiter.limitWithSession(context, caller.token, caller.auth, (raw) => this.auth.confirm(caller.token, raw));
   }
 
   /** The GET route a handler answers, if Nest's chain would add nothing to a hit of it beyond the global guards and the cache. */

@@ -1,6 +1,7 @@
 import type { Response } from 'supertest';
 import { Fixtures, RegisteredUser, bearer } from '../utils/factories';
-import { TestApp, createTestApp, unlinkKeys } from '../utils/test-app';
+import type Redis from 'ioredis';
+import { TestApp, clusterMode, createTestApp, unlinkKeys } from '../utils/test-app';
 
 const PREFIX = 'zyva:cache:';
 const planKey = (user: RegisteredUser) => `zyva:ratelimit:plan:{${user.organizationId}}:${user.userId}`;
@@ -122,6 +123,51 @@ describe('Cached read path (e2e)', () => {
     const ended = await list(user);
     expect(ended.status).toBe(401);
     expect(ended.body.message).toMatch(/expired or was ended/);
+  });
+
+  // On a cluster the session key is in another slot than the organization's: two round trips, as the suite's other tests show there.
+  (clusterMode ? it.skip : it)('makes one Redis round trip per hit on one node: the session is read in the limiter’s script', async () => {
+    const user = await freeUser();
+    await list(user); // a miss: this process learns who is behind the token
+    await list(user); // the first hit fetches the entry
+    const monitor = await (t.redis as Redis).monitor(); // a connection of its own
+    const commands: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      // What a script calls is reported too, from the source "lua": only the clients' own commands are round trips.
+      if (source !== 'lua' && args.some((arg) => arg.includes(user.token) || arg.includes(user.organizationId))) commands.push(args);
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const [hit, viaNest] = await throughNest(() => list(user));
+        expectHeaders(hit, 'HIT', 10, 7 - i);
+        expect(viaNest).toBe(false);
+      }
+      await t.redis.ping(); // MONITOR reports in order: once this is seen, so are the hits' commands
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      monitor.disconnect();
+    }
+    expect(commands.map(([name]) => name.toLowerCase())).toEqual(['evalsha', 'evalsha', 'evalsha']);
+    for (const args of commands) expect(args).toEqual(expect.arrayContaining([`zyva:session:${user.token}`, planKey(user), listKey(user)]));
+    expect(Number(await t.redis.get(planKey(user)))).toBe(5);
+  });
+
+  it('slides the session on a hit, and counts nothing for a session ended elsewhere that this process still remembers', async () => {
+    const user = await freeUser();
+    await list(user);
+    await list(user);
+    const key = `zyva:session:${user.token}`;
+    await t.redis.expire(key, 60);
+    const [hit, viaNest] = await throughNest(() => list(user));
+    expectHeaders(hit, 'HIT', 10, 7);
+    expect(viaNest).toBe(false);
+    expect(await t.redis.ttl(key)).toBeGreaterThan(7 * 24 * 3600 - 60);
+
+    await t.redis.unlink(key); // ended by another API process: this one still holds the parsed session
+    const ended = await list(user);
+    expect(ended.status).toBe(401);
+    expect(ended.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Your session has expired or was ended; log in again.' });
+    expect(Number(await t.redis.get(planKey(user)))).toBe(3);
   });
 
   it('stores a version beside each list, written with it, expiring with it, dropped with it', async () => {

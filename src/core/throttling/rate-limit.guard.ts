@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import type { Plan } from '../../generated/prisma/enums';
 import { CACHE_PREFIX, cacheBookkeeping, cacheKeys } from '../cache/cache-keys';
-import { CacheService } from '../cache/cache.service';
+import { type CachedBody, CacheService } from '../cache/cache.service';
 import { tenantCacheKey } from '../cache/tenant-cache.interceptor';
 import { PLAN_LIMITS, PLAN_LOOKUP, type PlanLookup } from '../plans/plans';
 import { isDatabaseUnavailable } from '../prisma/prisma-errors';
@@ -13,7 +13,8 @@ import { KEY_PREFIX, keys, orgTag } from '../redis/redis.constants';
 import { rateLimitSubject } from './client-ip';
 import { LimiterStatus } from './limiter-status';
 import '../auth/guards-settled';
-import { RateLimitStorage, type WindowHit } from './rate-limit.storage';
+import { type PlanHit, type PlanHitKeys, RateLimitStorage, type WindowHit } from './rate-limit.storage';
+import { type AuthContext, SESSION_TTL_SECONDS } from '../auth/auth.types';
 
 export const PLAN_THROTTLER = 'plan';
 export const AUTH_THROTTLER = 'auth';
@@ -112,34 +113,88 @@ export class RateLimitGuard extends ThrottlerGuard {
   }
 
   private async limitByPlan(userId: string, orgId: string, reply: FastifyReply, request: FastifyRequest, cacheKey?: string): Promise<boolean> {
-    const ttl = this.ttlOf(PLAN_THROTTLER);
-    let hit;
+    const { keys: planKeys, known } = this.planKeys(userId, orgId, cacheKey);
+    let hit: PlanHit;
     try {
-      const known = cacheKey ? this.cache.memoOf(cacheKey) : undefined;
-      hit = await this.storage.planHit(
-        {
-          counter: rateLimitKeys.plan(orgId, userId),
-          plan: keys.plan(orgId),
-          organization: CACHE_PREFIX + cacheKeys.org(orgId),
-          prefetch: cacheKey
-            ? {
-                entry: CACHE_PREFIX + cacheKey,
-                version: cacheBookkeeping.version(cacheKey),
-                known: known?.version,
-                fence: cacheBookkeeping.fence(orgId),
-                writing: cacheBookkeeping.writing(orgId),
-              }
-            : undefined,
-        },
-        ttl,
-      );
-      if (cacheKey) {
-        request.tenantCache = hit.unchanged ? { key: cacheKey, unchanged: known } : { key: cacheKey, raw: hit.prefetched, version: hit.version, fence: hit.fence };
-      }
+      hit = await this.storage.planHit(planKeys, this.ttlOf(PLAN_THROTTLER));
       this.status.recovered();
     } catch (error) {
       this.status.failed(error);
       return true;
+    }
+    return this.answerPlanHit(hit, orgId, reply, request, cacheKey, known);
+  }
+
+  /**
+   * The cached read path's one round trip on one Redis node (see
+   * CachedReadPath): the session's GETEX and this guard's plan hit (with the
+   * route's cache entry) in one script, for `guess`, the caller the AuthGuard
+   * remembers behind `token`. The value read is handed to `confirm` (the
+   * AuthGuard's) before the plan is answered, so an ended session is never
+   * let through. Undefined, with the request as it was, when it cannot be
+   * done so: a cluster (the session key is in another slot), an admin, a
+   * route not cached, Redis failing, or the session gone (nothing counted)
+   * or not the one guessed (which never changes, so it is only the
+   * impossible case; it was counted, and is counted again). The guards then
+   * run as usual and answer it.
+   */
+  async limitWithSession(
+    context: ExecutionContext,
+    token: string,
+    guess: Readonly<AuthContext>,
+    confirm: (raw: string) => Promise<Readonly<AuthContext> | null>,
+  ): Promise<boolean | undefined> {
+    const orgId = guess.organizationId;
+    if (!this.storage.readsSessions || guess.role === 'ADMIN' || !orgId) return undefined;
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    request.auth = guess as AuthContext;
+    const cacheKey = tenantCacheKey(this.reflector, context, request);
+    const { keys: planKeys, known } = this.planKeys(guess.userId, orgId, cacheKey);
+    let auth: Readonly<AuthContext> | null = null;
+    let hit: PlanHit | undefined;
+    if (planKeys.prefetch) {
+      try {
+        const read = await this.storage.sessionPlanHit(keys.session(token), SESSION_TTL_SECONDS, { ...planKeys, prefetch: planKeys.prefetch }, this.ttlOf(PLAN_THROTTLER));
+        if (read) [auth, hit] = [await confirm(read.session), read.hit];
+      } catch {
+        auth = null; // the guards meet the same failure and answer it
+      }
+    }
+    if (!hit || !auth || auth.userId !== guess.userId || auth.organizationId !== orgId || auth.role !== guess.role) {
+      request.auth = undefined;
+      request.tenantCache = undefined;
+      return undefined;
+    }
+    request.auth = auth as AuthContext;
+    this.status.recovered();
+    return this.answerPlanHit(hit, orgId, http.getResponse<FastifyReply>(), request, cacheKey, known);
+  }
+
+  /** The plan hit's keys for a user of `orgId`, with the cached route's entry, and the version of it this process holds. */
+  private planKeys(userId: string, orgId: string, cacheKey?: string): { keys: PlanHitKeys; known?: CachedBody } {
+    const known = cacheKey ? this.cache.memoOf(cacheKey) : undefined;
+    const planKeys: PlanHitKeys = {
+      counter: rateLimitKeys.plan(orgId, userId),
+      plan: keys.plan(orgId),
+      organization: CACHE_PREFIX + cacheKeys.org(orgId),
+      prefetch: cacheKey
+        ? {
+            entry: CACHE_PREFIX + cacheKey,
+            version: cacheBookkeeping.version(cacheKey),
+            known: known?.version,
+            fence: cacheBookkeeping.fence(orgId),
+            writing: cacheBookkeeping.writing(orgId),
+          }
+        : undefined,
+    };
+    return { keys: planKeys, known };
+  }
+
+  /** Hands the prefetched entry to the cache interceptor, sets the limit's headers, and refuses a request over the plan's limit. */
+  private async answerPlanHit(hit: PlanHit, orgId: string, reply: FastifyReply, request: FastifyRequest, cacheKey?: string, known?: CachedBody): Promise<boolean> {
+    if (cacheKey) {
+      request.tenantCache = hit.unchanged ? { key: cacheKey, unchanged: known } : { key: cacheKey, raw: hit.prefetched, version: hit.version, fence: hit.fence };
     }
     const plan = hit.plan && hit.plan in PLAN_LIMITS ? (hit.plan as Plan) : await this.lookUpPlan(orgId);
     if (!plan) return true;

@@ -1,6 +1,6 @@
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type Redis from 'ioredis';
-import { type RedisClient, closeRedisClient } from '../redis/redis.connection';
+import { type RedisClient, closeRedisClient, isCluster } from '../redis/redis.connection';
 
 /**
  * A fixed window on ONE key (so it runs on any node of a cluster): the count,
@@ -40,37 +40,57 @@ export interface WindowHit {
  * will be stored), so a miss needs no round trip of its own to begin either.
  * All keys carry the organization's hash tag.
  */
-const PLAN_HIT = `
-local hits = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl <= 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-local plan = redis.call('GET', KEYS[2])
-if not plan then
-  local raw = redis.call('GET', KEYS[3])
-  if raw then
-    local ok, entry = pcall(cjson.decode, raw)
-    if ok and type(entry) == 'string' then ok, entry = pcall(cjson.decode, entry) end
-    if ok and type(entry) == 'table' and type(entry.value) == 'table' and type(entry.value.plan) == 'string' then
-      plan = entry.value.plan
+const PLAN_HIT_FUNCTION = `
+local function planHit(base, windowMs, known)
+  local function key(i) return KEYS[base + i] end
+  local hits = redis.call('INCR', key(1))
+  local ttl = redis.call('PTTL', key(1))
+  if ttl <= 0 then
+    redis.call('PEXPIRE', key(1), windowMs)
+    ttl = tonumber(windowMs)
+  end
+  local plan = redis.call('GET', key(2))
+  if not plan then
+    local raw = redis.call('GET', key(3))
+    if raw then
+      local ok, entry = pcall(cjson.decode, raw)
+      if ok and type(entry) == 'string' then ok, entry = pcall(cjson.decode, entry) end
+      if ok and type(entry) == 'table' and type(entry.value) == 'table' and type(entry.value.plan) == 'string' then
+        plan = entry.value.plan
+      end
     end
   end
+  local prefetched = false
+  local version = false
+  if key(4) then
+    version = redis.call('GET', key(5))
+    if version and redis.call('PEXPIRETIME', key(5)) ~= redis.call('PEXPIRETIME', key(4)) then version = false end
+    if version and version == known then return { hits, ttl, plan, 1 } end
+    prefetched = redis.call('GET', key(4))
+  end
+  local fill = false
+  if key(6) and not prefetched then
+    if redis.call('EXISTS', key(7)) == 1 then fill = 0 else fill = redis.call('GET', key(6)) or '0' end
+  end
+  return { hits, ttl, plan, prefetched, version, fill }
 end
-local prefetched = false
-local version = false
-if KEYS[4] then
-  version = redis.call('GET', KEYS[5])
-  if version and redis.call('PEXPIRETIME', KEYS[5]) ~= redis.call('PEXPIRETIME', KEYS[4]) then version = false end
-  if version and version == ARGV[2] then return { hits, ttl, plan, 1 } end
-  prefetched = redis.call('GET', KEYS[4])
-end
-local fill = false
-if KEYS[6] and not prefetched then
-  if redis.call('EXISTS', KEYS[7]) == 1 then fill = 0 else fill = redis.call('GET', KEYS[6]) or '0' end
-end
-return { hits, ttl, plan, prefetched, version, fill }`;
+`;
+
+const PLAN_HIT = `${PLAN_HIT_FUNCTION}
+return planHit(0, ARGV[1], ARGV[2])`;
+
+/**
+ * The session's read (GETEX, KEYS[1], sliding by ARGV[3] seconds) and then
+ * PLAN_HIT on the keys after it, answered with the session's value first; a
+ * session that is gone answers nil and counts nothing. Its keys are in two
+ * slots, so it runs on one node only (see RateLimitStorage.readsSessions).
+ */
+const SESSION_PLAN_HIT = `${PLAN_HIT_FUNCTION}
+local session = redis.call('GETEX', KEYS[1], 'EX', ARGV[3])
+if not session then return false end
+local reply = planHit(1, ARGV[1], ARGV[2])
+table.insert(reply, 1, session)
+return reply`;
 
 export interface PlanHit {
   totalHits: number;
@@ -125,7 +145,32 @@ type Scripted = {
     ttl: number,
     known: string,
   ): PlanHitReply;
+  zyvaSessionPlanHitPrefetchBuffer(
+    session: string,
+    counter: string,
+    plan: string,
+    organization: string,
+    prefetch: string,
+    version: string,
+    fence: string,
+    writing: string,
+    ttl: number,
+    known: string,
+    sessionTtlSeconds: number,
+  ): Promise<[Buffer, ...Awaited<PlanHitReply>] | null>;
 };
+
+function prefetchArgs(prefetch: NonNullable<PlanHitKeys['prefetch']>, ttlMs: number) {
+  return [prefetch.entry, prefetch.version, prefetch.fence, prefetch.writing, ttlMs, prefetch.known ?? ''] as const;
+}
+
+function planHitOf([totalHits, msToExpire, plan, prefetched, version, fence]: Awaited<PlanHitReply>): PlanHit {
+  const plain = plan ? plan.toString() : null;
+  if (prefetched === 1) return { totalHits, msToExpire, plan: plain, unchanged: true };
+  const hit: PlanHit = { totalHits, msToExpire, plan: plain, prefetched: prefetched ?? null, version: version ? version.toString() : null };
+  if (!prefetched) hit.fence = fence ? fence.toString() : null;
+  return hit;
+}
 
 /**
  * The throttler storage, on a connection of its own (one node or a cluster)
@@ -145,6 +190,12 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
     // The Buffer variants keep a prefetched body as bytes.
     this.redis.defineCommand('zyvaPlanHit', { numberOfKeys: 3, lua: PLAN_HIT });
     this.redis.defineCommand('zyvaPlanHitPrefetch', { numberOfKeys: 7, lua: PLAN_HIT });
+    this.redis.defineCommand('zyvaSessionPlanHitPrefetch', { numberOfKeys: 8, lua: SESSION_PLAN_HIT });
+  }
+
+  /** Whether `sessionPlanHit` may run: on one node. On a cluster the session key is in another slot than the organization's. */
+  get readsSessions(): boolean {
+    return !isCluster(this.redis as RedisClient);
   }
 
   private get scripted(): Scripted {
@@ -162,22 +213,31 @@ export class RateLimitStorage extends ThrottlerStorageRedisService {
       const [totalHits, msToExpire, plan] = await this.scripted.zyvaPlanHitBuffer(keys.counter, keys.plan, keys.organization, ttlMs);
       return { totalHits, msToExpire, plan: plan ? plan.toString() : null };
     }
-    const [totalHits, msToExpire, plan, prefetched, version, fence] = await this.scripted.zyvaPlanHitPrefetchBuffer(
+    return planHitOf(await this.scripted.zyvaPlanHitPrefetchBuffer(keys.counter, keys.plan, keys.organization, ...prefetchArgs(keys.prefetch, ttlMs)));
+  }
+
+  /**
+   * The session's GETEX (sliding it by `sessionTtlSeconds`) and `planHit` in
+   * one script, so one round trip (one node only: see `readsSessions`).
+   * Answers null, having counted nothing, when the session is gone.
+   */
+  async sessionPlanHit(
+    session: string,
+    sessionTtlSeconds: number,
+    keys: PlanHitKeys & { prefetch: NonNullable<PlanHitKeys['prefetch']> },
+    ttlMs: number,
+  ): Promise<{ session: string; hit: PlanHit } | null> {
+    const reply = await this.scripted.zyvaSessionPlanHitPrefetchBuffer(
+      session,
       keys.counter,
       keys.plan,
       keys.organization,
-      keys.prefetch.entry,
-      keys.prefetch.version,
-      keys.prefetch.fence,
-      keys.prefetch.writing,
-      ttlMs,
-      keys.prefetch.known ?? '',
+      ...prefetchArgs(keys.prefetch, ttlMs),
+      sessionTtlSeconds,
     );
-    const plain = plan ? plan.toString() : null;
-    if (prefetched === 1) return { totalHits, msToExpire, plan: plain, unchanged: true };
-    const hit: PlanHit = { totalHits, msToExpire, plan: plain, prefetched: prefetched ?? null, version: version ? version.toString() : null };
-    if (!prefetched) hit.fence = fence ? fence.toString() : null;
-    return hit;
+    if (!reply) return null;
+    const [value, ...hit] = reply;
+    return { session: value.toString(), hit: planHitOf(hit) };
   }
 
   override async onModuleDestroy(): Promise<void> {

@@ -71,7 +71,15 @@ export class SessionService {
 
   /** Reads and slides the session in one round trip (GETEX … EX). */
   async resolve(token: string): Promise<Readonly<AuthContext> | null> {
-    const raw = await this.redis.getex(keys.session(token), 'EX', SESSION_TTL_SECONDS);
+    return this.accept(token, await this.redis.getex(keys.session(token), 'EX', SESSION_TTL_SECONDS));
+  }
+
+  /**
+   * The session of `token` from the value just read and slid by GETEX, here
+   * or in a script that read it beside other keys (the cached read path's,
+   * see RateLimitGuard.limitWithSession); null when the session is gone.
+   */
+  async accept(token: string, raw: string | null): Promise<Readonly<AuthContext> | null> {
     if (!raw) {
       this.parsed.delete(token);
       return null;
@@ -82,6 +90,15 @@ export class SessionService {
       await this.reindex(token, { ...session, indexedUntil });
     }
     return auth;
+  }
+
+  /**
+   * The session this process last read for `token`, without asking Redis:
+   * only a guess of who the caller is (its user, organization and role never
+   * change, but it may have ended since), to be confirmed by a read.
+   */
+  remembered(token: string): Readonly<AuthContext> | undefined {
+    return this.parsed.get(token)?.auth;
   }
 
   /** The parsed session, reused while the value read is the same string (frozen: requests share it). */
