@@ -5,7 +5,12 @@
 // stand-in. Prints req/s, p50 / p99 latency and the API process's RSS (fresh,
 // highest, at the end), for one API and one worker process at the defaults.
 //
-//   npm run bench:mixed -- [--duration 60] [--connections 50] [--users 50] [--from-source] [--heap-snapshot DIR]
+//   npm run bench:mixed -- [--duration 60] [--connections 50] [--users 50] [--from-source] [--heap-snapshot DIR] [--baseline REF]
+//
+// --baseline REF first runs this same bench (same flags, without --heap-snapshot) on the code of git revision REF,
+// checked out in a temporary worktree with this checkout's node_modules and bench files, and prints this run's
+// throughput as a multiple of it: the same-run comparison the goal's "3x" needs (ece1d6f is the code of the day
+// issue 12 was filed; 555 req/s was measured on that day's machine).
 //
 // The processes run as production runs them: compiled with tsc (into .data/bench-mixed-build), then
 // `node main.js`; --from-source runs src/main.ts through the swc hook instead (the tests' way).
@@ -14,10 +19,11 @@
 // under 300 MB RSS after 10 minutes (--duration 600).
 // Needs wrk (apt-get install -y wrk). Uses its own database (zyva_bench) and
 // BullMQ prefix, both cleaned up afterwards.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { hasCommand, root } from '../scripts/lib.mjs';
@@ -31,6 +37,7 @@ const { values: args } = parseArgs({
     contacts: { type: 'string', default: '200' },
     'from-source': { type: 'boolean', default: false },
     'heap-snapshot': { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -93,7 +100,45 @@ function rssMb(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
 }
 
+/** What this bench needs beside the code under test, copied into the baseline's worktree (it may predate them). */
+const BENCH_FILES = ['bench/mixed.mjs', 'bench/mixed.wrk.lua', 'bench/zyva-processes.mjs', 'test/utils/processes.ts', 'scripts/lib.mjs'];
+
+/** This bench run on the code of `ref` in a temporary worktree: its req/s, p50 and p99 (its output is shown too). */
+function baselineRun(ref) {
+  const tree = join(mkdtempSync(join(os.tmpdir(), 'zyva-mixed-baseline-')), 'tree');
+  const git = (...gitArgs) => {
+    const r = spawnSync('git', ['-C', root, ...gitArgs], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`git ${gitArgs.join(' ')} failed: ${r.stderr}`);
+  };
+  git('worktree', 'add', '--detach', tree, ref);
+  try {
+    symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'));
+    for (const file of BENCH_FILES) {
+      mkdirSync(dirname(join(tree, file)), { recursive: true });
+      copyFileSync(join(root, file), join(tree, file));
+    }
+    const inTree = (command, commandArgs) => spawnSync(command, commandArgs, { cwd: tree, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+    const generated = inTree('npx', ['prisma', 'generate']);
+    if (generated.status !== 0) throw new Error(`prisma generate in the baseline's worktree failed: ${generated.stdout}${generated.stderr}`);
+    const flags = ['duration', 'connections', 'users', 'contacts'].flatMap((name) => [`--${name}`, args[name]]);
+    const r = inTree(process.execPath, ['bench/mixed.mjs', ...flags, ...(args['from-source'] ? ['--from-source'] : [])]);
+    console.log(r.stdout);
+    const row = /^\| (\d+) \| ([\d.]+) ms \| ([\d.]+) ms \|/m.exec(r.stdout);
+    if (r.status !== 0 || !row) throw new Error(`the baseline run failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
+    return { rps: Number(row[1]), p50: Number(row[2]), p99: Number(row[3]) };
+  } finally {
+    git('worktree', 'remove', '--force', tree);
+    rmSync(dirname(tree), { recursive: true, force: true });
+  }
+}
+
 async function main() {
+  let baseline;
+  if (args.baseline) {
+    console.log(`Baseline: the same bench on ${args.baseline}, in a temporary worktree\n`);
+    baseline = baselineRun(args.baseline);
+    console.log(`--- baseline ${args.baseline}: ${baseline.rps} req/s, p99 ${baseline.p99} ms; now the code of this checkout\n`);
+  }
   console.log(`Mixed-load bench: ${args.connections} connections, ${USERS} users of one store with ${CONTACTS} contacts, ${DURATION_S} s`);
   console.log(`Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; one API and one worker process at the defaults, wrk on the same machine`);
   // As production runs it (`npm run build`, then `node dist/main.js`), unless --from-source.
@@ -180,7 +225,12 @@ async function main() {
   );
   console.log('\nPer route, from the API\'s own histogram (time inside the process, from request to response):');
   for (const line of routeLatencies(await (await fetch(`${zyva.url}/metrics`)).text())) console.log(`  ${line}`);
-  console.log(`throughput ${(rps / PART_ONE_RPS).toFixed(2)}x part one's ${PART_ONE_RPS} req/s (goal 3x): ${rps >= 3 * PART_ONE_RPS ? 'met' : 'NOT met'}`);
+  if (baseline) {
+    const times = rps / baseline.rps;
+    console.log(`throughput ${times.toFixed(2)}x ${args.baseline}'s ${baseline.rps} req/s measured in this run (goal 3x): ${times >= 3 ? 'met' : 'NOT met'}`);
+  } else {
+    console.log(`throughput ${(rps / PART_ONE_RPS).toFixed(2)}x part one's ${PART_ONE_RPS} req/s, measured on another machine (goal 3x; --baseline ece1d6f compares in the same run): ${rps >= 3 * PART_ONE_RPS ? 'met' : 'NOT met'}`);
+  }
   console.log(`p99 ${p99.toFixed(0)} ms (goal < 250 ms): ${p99 < 250 ? 'met' : 'NOT met'}`);
   console.log(`API RSS at the end ${end.toFixed(0)} MB (goal < 300 MB after 10 minutes${DURATION_S < 600 ? '; this run was shorter' : ''}): ${end < 300 ? 'met' : 'NOT met'}`);
 }
