@@ -131,37 +131,23 @@ export interface PlanHitKeys {
 }
 
 type PlanHitReply = Promise<[number, number, Buffer | null, Buffer | null | 1 | undefined, Buffer | null | undefined, Buffer | 0 | null | undefined]>;
+/** What follows the plan hit's first three keys for a cached route: the entry's four keys, the window, the version held. */
+type PrefetchArgs = [entry: string, version: string, fence: string, writing: string, ttl: number, known: string];
 type Scripted = {
   zyvaWindowHit(key: string, ttlMs: number): Promise<[number, number]>;
   zyvaPlanHitBuffer(counter: string, plan: string, organization: string, ttl: number): PlanHitReply;
-  zyvaPlanHitPrefetchBuffer(
-    counter: string,
-    plan: string,
-    organization: string,
-    prefetch: string,
-    version: string,
-    fence: string,
-    writing: string,
-    ttl: number,
-    known: string,
-  ): PlanHitReply;
+  zyvaPlanHitPrefetchBuffer(counter: string, plan: string, organization: string, ...prefetch: PrefetchArgs): PlanHitReply;
   zyvaSessionPlanHitPrefetchBuffer(
     session: string,
     counter: string,
     plan: string,
     organization: string,
-    prefetch: string,
-    version: string,
-    fence: string,
-    writing: string,
-    ttl: number,
-    known: string,
-    sessionTtlSeconds: number,
+    ...prefetchThenSessionTtl: [...PrefetchArgs, sessionTtlSeconds: number]
   ): Promise<[Buffer, ...Awaited<PlanHitReply>] | null>;
 };
 
-function prefetchArgs(prefetch: NonNullable<PlanHitKeys['prefetch']>, ttlMs: number) {
-  return [prefetch.entry, prefetch.version, prefetch.fence, prefetch.writing, ttlMs, prefetch.known ?? ''] as const;
+function prefetchArgs(prefetch: NonNullable<PlanHitKeys['prefetch']>, ttlMs: number): PrefetchArgs {
+  return [prefetch.entry, prefetch.version, prefetch.fence, prefetch.writing, ttlMs, prefetch.known ?? ''];
 }
 
 function planHitOf([totalHits, msToExpire, plan, prefetched, version, fence]: Awaited<PlanHitReply>): PlanHit {
